@@ -1,0 +1,347 @@
+"""Datasets as in-memory tensors: find, verify, download, decode, batch (taught in 01).
+
+Sources are tried in order: the repo's data/ folder, the system dataset folders, a
+checksum-verified download into data/, and, for MNIST only, the 5,000-digit sample
+shipped in data/mnist-sample/.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import REPO_ROOT
+
+DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", REPO_ROOT / "data"))
+SYSTEM_DIRS = [Path("/usr/share/datasets")]
+SPLITS = ("train", "test")
+OFFLINE = os.environ.get("LAB_OFFLINE") == "1"
+TIMEOUT_S = 20
+_CHUNK = 1 << 20
+
+
+class ChecksumError(RuntimeError):
+    """A dataset file exists but its content is not the published file."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No source could provide the dataset."""
+
+
+class IDXFormatError(ValueError):
+    """A file that should be in IDX format is not."""
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One published file: its name, md5 of the file as published, sha256 of its decompressed bytes."""
+
+    name: str
+    md5: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset lives and which files make up each split."""
+
+    folder: str
+    format: str  # "idx" (images + labels files) or "svhn-mat"
+    files: dict[str, tuple[FileSpec, ...]]
+    mirrors: tuple[str, ...]
+    install_hint: str
+    sample: dict[str, tuple[FileSpec, ...]] | None = None
+    sample_folder: str | None = None
+
+
+# Published checksums (md5 of the files as served, the values torchvision uses) and,
+# where we have verified them, sha256 of the decompressed IDX bytes (robust to re-gzipping,
+# e.g. by Debian's dataset-fashion-mnist package).
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec(
+        folder="mnist",
+        format="idx",
+        files={
+            "train": (FileSpec("train-images-idx3-ubyte.gz", md5="f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+                      FileSpec("train-labels-idx1-ubyte.gz", md5="d53e105ee54ea40749a09fcbcd1e9432")),
+            "test": (FileSpec("t10k-images-idx3-ubyte.gz", md5="9fb629c4189551a2d022fa330f9573f3"),
+                     FileSpec("t10k-labels-idx1-ubyte.gz", md5="ec29112dd5afa0611ce80d1b7f02629c")),
+        },
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
+                 "http://yann.lecun.com/exdb/mnist/"),
+        install_hint="run `make data` where the network reaches the MNIST mirrors",
+        sample_folder="mnist-sample",
+        sample={
+            "train": (FileSpec("train-images-idx3-ubyte.gz",
+                               sha256="3743f76777a983584501dc419f3d3b808ea0577a9e21335adcd627fa773d2750"),
+                      FileSpec("train-labels-idx1-ubyte.gz",
+                               sha256="daf1c61ba276c5ec7656a0a9c541c2f61cb96d7af3a019906cdb4cf08ef09728")),
+            "test": (FileSpec("t10k-images-idx3-ubyte.gz",
+                              sha256="661b9be9d66bbdec4fdea0720f1e9836bc6594070cb44db09fbd6b9b8f3b60e2"),
+                     FileSpec("t10k-labels-idx1-ubyte.gz",
+                              sha256="9f9f83403fa89036e5960042fa3fdded854d1e4a5602fe4b476f8ff0e7865ff8")),
+        },
+    ),
+    "fashion-mnist": DatasetSpec(
+        folder="fashion-mnist",
+        format="idx",
+        files={
+            "train": (FileSpec("train-images-idx3-ubyte.gz", md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                               sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+                      FileSpec("train-labels-idx1-ubyte.gz", md5="25c81989df183df01b3e8a0aad5dffbe",
+                               sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9")),
+            "test": (FileSpec("t10k-images-idx3-ubyte.gz", md5="bef4ecab320f06d8554ea6380940ec79",
+                              sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+                     FileSpec("t10k-labels-idx1-ubyte.gz", md5="bb300cfdad3c16e7a12a480ee83cd310",
+                              sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")),
+        },
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        install_hint="`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu) or `make data`",
+    ),
+    "svhn": DatasetSpec(
+        folder="svhn",
+        format="svhn-mat",
+        files={
+            "train": (FileSpec("train_32x32.mat", md5="e26dedcc434d2e4c54c9b2d4a06d8373"),),
+            "test": (FileSpec("test_32x32.mat", md5="eb5a983be6a315427106f1b164d9cef3"),),
+        },
+        mirrors=("http://ufldl.stanford.edu/housenumbers/",),
+        install_hint="run `make data` where the network reaches ufldl.stanford.edu "
+                     "(or copy train_32x32.mat / test_32x32.mat there)",
+    ),
+}
+
+_announced: set[str] = set()
+
+
+def load(name: str, split: str = "train", device: str | torch.device | None = None,
+         limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (images N x C x H x W float in [0, 1], labels N int64) of a named dataset (01)."""
+    spec = _spec(name)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} for {name!r}; valid splits: {', '.join(SPLITS)}")
+    paths = find(name, split)
+    x, y = (_decode_idx(*paths) if spec.format == "idx" else _decode_svhn(*paths))
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    if device is not None:
+        x, y = x.to(device), y.to(device)
+    return x, y
+
+
+def find(name: str, split: str) -> list[Path]:
+    """Return verified paths of the files of one split, trying every source in order (01)."""
+    spec = _spec(name)
+    files = spec.files[split]
+    looked = []
+    for folder in [DATA_DIR / spec.folder] + [d / spec.folder for d in SYSTEM_DIRS]:
+        looked.append(str(folder))
+        paths = [folder / f.name for f in files]
+        if all(p.exists() for p in paths):
+            for p, f in zip(paths, files):
+                verify(p, f)
+            return paths
+    if not OFFLINE and spec.mirrors:
+        errors = []
+        try:
+            return [download(f, spec.mirrors, DATA_DIR / spec.folder) for f in files]
+        except (OSError, ChecksumError) as err:
+            errors.append(str(err))
+        looked.append(f"download from {', '.join(spec.mirrors)} ({errors[-1]})")
+    else:
+        looked.append("download (skipped: LAB_OFFLINE=1)" if OFFLINE else "download (no mirror)")
+    if spec.sample is not None:
+        folder = DATA_DIR / spec.sample_folder
+        paths = [folder / f.name for f in spec.sample[split]]
+        if all(p.exists() for p in paths):
+            for p, f in zip(paths, spec.sample[split]):
+                verify(p, f)
+            if name not in _announced:
+                _announced.add(name)
+                n = sum(_idx_shape(p)[0] for p in _sample_image_files(spec))
+                print(f"full {name.upper() if name == 'mnist' else name} not found; using the {n:,}-digit "
+                      f"sample in data/ — run `make data` for the full set")
+            return paths
+        looked.append(str(folder))
+    raise DatasetNotFoundError(
+        f"{name!r} ({split}) not found. Looked in:\n  - " + "\n  - ".join(looked)
+        + f"\nTo fix: {spec.install_hint}, or put {', '.join(f.name for f in files)} "
+          f"into {DATA_DIR / spec.folder}.")
+
+
+def verify(path: Path, spec: FileSpec) -> None:
+    """Raise ChecksumError unless `path` matches the published md5 or the decompressed sha256."""
+    md5, sha256 = _digests(path)
+    if (spec.md5 and md5 == spec.md5) or (spec.sha256 and sha256 == spec.sha256):
+        return
+    if not spec.md5 and not spec.sha256:
+        return
+    raise ChecksumError(
+        f"{path} is corrupted or truncated (md5 {md5}, expected {spec.md5 or '-'}; sha256 of content "
+        f"{sha256}, expected {spec.sha256 or '-'}). It was not used. Delete it and run `make data` "
+        f"to fetch it again.")
+
+
+def download(spec: FileSpec, mirrors: tuple[str, ...], folder: Path) -> Path:
+    """Fetch one file from the first mirror that serves it, verify it, and move it into place atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / spec.name
+    with _lock(folder / f".{spec.name}.lock"):
+        if target.exists():  # another process finished while we waited for the lock
+            verify(target, spec)
+            return target
+        problems = []
+        for mirror in mirrors:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{spec.name}.", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as out, urllib.request.urlopen(mirror + spec.name, timeout=TIMEOUT_S) as r:
+                    expected = r.headers.get("Content-Length")
+                    written = 0
+                    while chunk := r.read(_CHUNK):
+                        out.write(chunk)
+                        written += len(chunk)
+                if expected is not None and written != int(expected):
+                    raise OSError(f"interrupted: got {written} of {expected} bytes")
+                verify(Path(tmp), spec)
+                os.replace(tmp, target)
+                return target
+            except (OSError, urllib.error.URLError, ChecksumError) as err:
+                problems.append(f"{mirror}{spec.name}: {err}")
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        raise OSError("; ".join(problems))
+
+
+def batches(*tensors: torch.Tensor, batch_size: int = 128, shuffle: bool = True,
+            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Yield mini-batches of in-memory tensors by (shuffled) index slicing (01)."""
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError(f"all tensors need the same first dimension, got {[len(t) for t in tensors]}")
+    order = torch.randperm(n, generator=generator, device=tensors[0].device) if shuffle else None
+    for start in range(0, n, batch_size):
+        if order is None:
+            yield tuple(t[start:start + batch_size] for t in tensors)
+        else:
+            idx = order[start:start + batch_size]
+            yield tuple(t[idx] for t in tensors)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (gzip or raw) into a numpy array, checking its header against its size."""
+    data = _read_bytes(Path(path))
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES or data[3] == 0:
+        raise IDXFormatError(f"{path} is not an IDX file (bad magic number {data[:4].hex() or 'empty'}); "
+                             "expected MNIST-style files such as train-images-idx3-ubyte.gz")
+    dtype, ndim = np.dtype(_IDX_TYPES[data[2]]).newbyteorder(">"), data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise IDXFormatError(f"{path}: IDX header is truncated")
+    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    body = data[4 + 4 * ndim:]
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(body) != expected:
+        raise IDXFormatError(f"{path}: header says shape {shape} ({expected} bytes) but the file holds "
+                             f"{len(body)} bytes; the file is truncated or corrupted. Delete it and run `make data`.")
+    return np.frombuffer(body, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: np.float32, 0x0E: np.float64}
+
+
+def _spec(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def _decode_idx(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise IDXFormatError(f"{images_path} / {labels_path}: expected N x H x W images and N labels, "
+                             f"got shapes {images.shape} and {labels.shape}")
+    x = torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def _decode_svhn(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(path)
+    except Exception as err:  # scipy raises several types for non-MAT input
+        raise ValueError(f"{path} is not an SVHN .mat file ({err}); expected torchvision's "
+                         "train_32x32.mat / test_32x32.mat format") from err
+    if "X" not in mat or "y" not in mat or mat["X"].ndim != 4:
+        raise ValueError(f"{path}: expected variables X (32 x 32 x 3 x N) and y (N x 1) as in SVHN's "
+                         f"train_32x32.mat, found {sorted(k for k in mat if not k.startswith('__'))}")
+    x = torch.from_numpy(np.ascontiguousarray(mat["X"].transpose(3, 2, 0, 1))).float().div_(255.0)
+    y = torch.from_numpy(mat["y"].astype(np.int64).reshape(-1) % 10)  # SVHN stores digit 0 as label 10
+    return x, y
+
+
+def _sample_image_files(spec: DatasetSpec) -> list[Path]:
+    return [DATA_DIR / spec.sample_folder / files[0].name for files in spec.sample.values()]
+
+
+def _idx_shape(path: Path) -> tuple[int, ...]:
+    return read_idx(path).shape
+
+
+def _read_bytes(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise ChecksumError(f"{path} is a damaged gzip file ({err}); delete it and run `make data`.") from err
+    return raw
+
+
+_digest_cache: dict[tuple[str, int, int], tuple[str, str]] = {}
+
+
+def _digests(path: Path) -> tuple[str, str]:
+    """md5 of the file and sha256 of its (decompressed) content, cached per (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _digest_cache:
+        raw = path.read_bytes()
+        md5 = hashlib.md5(raw).hexdigest()
+        try:
+            content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        except (OSError, EOFError):
+            content = b""
+        _digest_cache[key] = (md5, hashlib.sha256(content).hexdigest())
+    return _digest_cache[key]
+
+
+class _lock:
+    """An exclusive advisory file lock (POSIX); a no-op where fcntl is missing."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.f = open(self.path, "w")
+        try:
+            import fcntl
+
+            fcntl.flock(self.f, fcntl.LOCK_EX)
+        except ImportError:
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()

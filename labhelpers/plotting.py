@@ -1,0 +1,117 @@
+"""Figures used across the course: image grids, comparisons, latent scatters, loss curves (01)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid
+
+# One style for the whole course, sized for a slide.
+plt.rcParams.update({
+    "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "axes.grid": False, "axes.titlesize": 11,
+    "axes.labelsize": 10, "image.cmap": "gray", "image.interpolation": "nearest",
+    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+})
+LABEL_CMAP = plt.get_cmap("tab10")  # the same label gets the same colour in every notebook
+
+
+def _check_images(x: torch.Tensor, what: str = "images") -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{what}: expected a torch.Tensor of shape (N, C, H, W) with C in (1, 3), got {type(x).__name__}")
+    if x.ndim == 3:  # (N, H, W) -> one channel
+        x = x.unsqueeze(1)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"{what}: expected shape (N, C, H, W) or (N, H, W) with C in (1, 3), got {tuple(x.shape)}")
+    return x.detach().float().cpu().clamp(0, 1)
+
+
+def _grid(x: torch.Tensor, nrow: int) -> torch.Tensor:
+    return make_grid(x, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0)
+
+
+def show_images(x: torch.Tensor, nrow: int = 8, title: str | None = None,
+                row_labels: Sequence[str] | None = None, ax: plt.Axes | None = None,
+                scale: float = 0.6) -> Figure:
+    """Show a batch of images (N x C x H x W, C in 1 or 3) as a grid at true pixels; return the Figure (01)."""
+    x = _check_images(x)
+    nrow = max(1, min(nrow, len(x)))
+    rows = -(-len(x) // nrow)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(2.0, scale * nrow), max(1.0, scale * rows) + (0.4 if title else 0)))
+    else:
+        fig = ax.figure
+    grid = _grid(x, nrow)
+    ax.imshow(grid.squeeze(-1) if x.shape[1] == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ("left", "right", "top", "bottom"):
+        ax.spines[side].set_visible(False)
+    if row_labels is not None:
+        h = x.shape[2] + 1
+        ax.set_yticks([1 + h * (i + 0.5) for i in range(len(row_labels))], labels=list(row_labels))
+        ax.tick_params(left=False)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def compare_images(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = None) -> Figure:
+    """Show several image batches as labelled rows, e.g. {"input": x, "reconstruction": x_hat} (02)."""
+    if not rows:
+        raise ValueError("compare_images needs at least one row, e.g. {'input': x, 'reconstruction': x_hat}")
+    batch = [_check_images(v[:n], what=f"row {k!r}") for k, v in rows.items()]
+    shapes = {tuple(b.shape[1:]) for b in batch}
+    if len(shapes) != 1:
+        raise ValueError(f"compare_images: every row must have the same image shape (C, H, W), got {sorted(shapes)}")
+    n = min(len(b) for b in batch)
+    fig = show_images(torch.cat([b[:n] for b in batch]), nrow=n, title=title, row_labels=list(rows))
+    return fig
+
+
+def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, title: str = "latent codes",
+                   ax: plt.Axes | None = None, s: float = 4.0, class_names: Sequence[str] | None = None) -> Figure:
+    """Scatter 2-D codes (N x 2), coloured by label with the course's fixed tab10 colours (02)."""
+    if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"latent_scatter: expected codes of shape (N, 2), got "
+                         f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
+    z = z.detach().float().cpu()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.0, 4.5))
+    else:
+        fig = ax.figure
+    if labels is None:
+        ax.scatter(z[:, 0], z[:, 1], s=s, alpha=0.6)
+    else:
+        labels = labels.detach().cpu()
+        if labels.shape != (len(z),):
+            raise ValueError(f"latent_scatter: expected labels of shape ({len(z)},), got {tuple(labels.shape)}")
+        for c in labels.unique().tolist():
+            m = labels == c
+            name = class_names[c] if class_names is not None else str(c)
+            ax.scatter(z[m, 0], z[m, 1], s=s, alpha=0.6, color=LABEL_CMAP(c % 10), label=name)
+        ax.legend(markerscale=3, loc="best", fontsize=8, ncol=2)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return fig
+
+
+def loss_curves(history: Mapping[str, Sequence[float]], title: str = "training loss",
+                xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False) -> Figure:
+    """Plot one or more loss series, e.g. {"train": [...], "test": [...]} (02)."""
+    if not history or not all(len(v) for v in history.values()):
+        raise ValueError("loss_curves: expected a mapping of series name -> non-empty list of numbers")
+    fig, ax = plt.subplots()
+    for name, values in history.items():
+        ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=name)
+    if len(history) > 1:
+        ax.legend()
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig
