@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 from . import models  # noqa: E402
-from .models import MLPAutoencoder, SmallCNN, classify, reconstruction_loss, train_classifier  # noqa: E402
+from .models import (MLPAutoencoder, SmallCNN, classify, fit_gaussian, reconstruction_loss,  # noqa: E402
+                     train_classifier)
 
-__all__ += ["models", "MLPAutoencoder", "SmallCNN", "classify", "reconstruction_loss", "train_classifier"]
+__all__ += ["models", "MLPAutoencoder", "SmallCNN", "classify", "fit_gaussian", "reconstruction_loss", "train_classifier"]

@@ -76,3 +76,14 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, num_epochs: int = 3, batc
 def classify(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Predicted labels of `model` on `x`, in batches without gradients (06, 08)."""
     return predict(model, x).argmax(1)
+
+
+def fit_gaussian(z: torch.Tensor, ridge: float = 1e-4) -> torch.distributions.MultivariateNormal:
+    """Maximum-likelihood full-covariance Gaussian of the rows of z (N x D), with a small ridge (01, 02, 08)."""
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError(f"fit_gaussian: expected at least 2 samples as an (N, D) tensor, got {tuple(z.shape)}")
+    z = z.detach().double()
+    mean = z.mean(0)
+    centered = z - mean
+    cov = centered.T @ centered / len(z) + ridge * torch.eye(z.shape[1], dtype=z.dtype)
+    return torch.distributions.MultivariateNormal(mean, covariance_matrix=cov)
