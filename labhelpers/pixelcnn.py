@@ -1,0 +1,98 @@
+"""A small PixelCNN for binarized images: masked convolutions, exact NLL, pixel-by-pixel sampling (07)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def causal_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
+    """(k, k) 0/1 mask: rows above the centre and pixels left of it; "B" also keeps the centre (07)."""
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type must be 'A' (first layer, hides the centre) or 'B' (keeps it), got {mask_type!r}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size}")
+    c = kernel_size // 2
+    mask = torch.zeros(kernel_size, kernel_size)
+    mask[:c, :] = 1  # every row above the centre
+    mask[c, :c] = 1  # the centre row, left of the centre
+    if mask_type == "B":
+        mask[c, c] = 1  # type B may look at the centre (its own feature, already causal)
+    return mask
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A Conv2d whose kernel is multiplied by a causal mask of type "A" or "B" on every call (07)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str):
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        self.mask_type = mask_type
+        self.register_buffer("mask", causal_mask(kernel_size, mask_type)[None, None])  # (1, 1, k, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class PixelCNN(nn.Module):
+    """Mask-A 7x7 conv, `num_layers` mask-B 3x3 convs with ReLU, 1x1 head: one Bernoulli logit per pixel (07)."""
+
+    def __init__(self, channels: int = 32, num_layers: int = 5, image_shape: tuple[int, int, int] = (1, 28, 28)):
+        super().__init__()
+        if image_shape[0] != 1:
+            raise ValueError(f"PixelCNN models binarized one-channel images, got image_shape={image_shape}")
+        self.image_shape = tuple(image_shape)
+        layers: list[nn.Module] = [MaskedConv2d(1, channels, 7, "A"), nn.ReLU()]
+        for _ in range(num_layers):
+            layers += [MaskedConv2d(channels, channels, 3, "B"), nn.ReLU()]
+        layers += [nn.Conv2d(channels, 1, 1)]  # 1x1: mixes channels at one position only, stays causal
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(f"PixelCNN expects images of shape (B, {', '.join(map(str, self.image_shape))}), "
+                             f"got {tuple(x.shape)}")
+        return self.net(x)  # (B, 1, H, W) logits of p(x_i = 1 | x_<i)
+
+
+def binarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Pixels in [0, 1] -> {0, 1} by thresholding (07)."""
+    return (x > threshold).float()
+
+
+def nll_per_image(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Exact negative log-likelihood -log p(x) in nats per image (B,), summed over pixels (07, 08)."""
+    if not torch.all((x == 0) | (x == 1)):
+        raise ValueError("nll_per_image expects binarized images with values in {0, 1}; use binarize(x) first")
+    logits = model(x)
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+def pixelcnn_loss(model: nn.Module, x: torch.Tensor, *_) -> torch.Tensor:
+    """Mean NLL per image in nats: the maximum-likelihood training loss for `lh.fit` (07)."""
+    return nll_per_image(model, x).mean()
+
+
+def bits_per_dim(nll_nats: torch.Tensor | float, num_dims: int) -> float:
+    """Convert an NLL in nats per image into bits per dimension: nll / (D ln 2) (07)."""
+    nll = nll_nats.detach().item() if isinstance(nll_nats, torch.Tensor) else float(nll_nats)
+    return nll / (num_dims * math.log(2))
+
+
+@torch.no_grad()
+def sample(model: nn.Module, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw n images pixel by pixel in raster order: H*W forward passes, each fixing one pixel (07)."""
+    if n < 1:
+        raise ValueError(f"sample needs n >= 1 images, got {n}")
+    model.eval()
+    c, h, w = model.image_shape
+    device = next(model.parameters()).device
+    x = torch.zeros(n, c, h, w, device=device)
+    for i in range(h):
+        for j in range(w):
+            p = torch.sigmoid(model(x)[:, 0, i, j])  # (n,) p(x_ij = 1 | pixels before it)
+            u = torch.rand(n, generator=generator).to(device)
+            x[:, 0, i, j] = (u < p).float()
+    return x
