@@ -1,0 +1,147 @@
+"""Convolution arithmetic, mirrored encoder/decoder design and a convolutional autoencoder (03)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _check_ints(**values: int) -> None:
+    for name, v in values.items():
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError(f"{name} must be an int, got {v!r}")
+
+
+def conv_output_size(i: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
+    """Output length of nn.Conv2d along one axis: floor((i + 2p - d(k-1) - 1) / s) + 1 (03)."""
+    _check_ints(i=i, k=k, s=s, p=p, d=d)
+    if i < 1 or k < 1 or s < 1 or d < 1 or p < 0:
+        raise ValueError(f"conv_output_size: expected i, k, s, d >= 1 and p >= 0, got i={i} k={k} s={s} p={p} d={d}")
+    o = (i + 2 * p - d * (k - 1) - 1) // s + 1
+    if o < 1:
+        raise ValueError(f"conv_output_size: kernel (k={k}, d={d}) larger than padded input (i={i}, p={p})")
+    return o
+
+
+def conv_transpose_output_size(i: int, k: int, s: int = 1, p: int = 0, d: int = 1, output_padding: int = 0) -> int:
+    """Output length of nn.ConvTranspose2d along one axis: (i-1)s - 2p + d(k-1) + output_padding + 1 (03)."""
+    _check_ints(i=i, k=k, s=s, p=p, d=d, output_padding=output_padding)
+    if i < 1 or k < 1 or s < 1 or d < 1 or p < 0 or output_padding < 0:
+        raise ValueError("conv_transpose_output_size: expected i, k, s, d >= 1 and p, output_padding >= 0, "
+                         f"got i={i} k={k} s={s} p={p} d={d} output_padding={output_padding}")
+    if output_padding >= max(s, d):
+        raise ValueError(f"conv_transpose_output_size: output_padding ({output_padding}) must be smaller "
+                         f"than the stride ({s}) or the dilation ({d})")
+    o = (i - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+    if o < 1:
+        raise ValueError(f"conv_transpose_output_size: padding p={p} removes the whole output")
+    return o
+
+
+def design_mirrored(sizes: list[int], kernel_size: int = 4) -> list[dict[str, int]]:
+    """Per downsampling step i -> o: conv (kernel, stride, padding) and the transposed conv's output_padding (03).
+
+    The encoder maps sizes[0] -> sizes[1] -> ...; the decoder runs the same settings backwards, with
+    output_padding chosen so that every transposed conv returns exactly the size its conv received.
+    """
+    if len(sizes) < 2 or any(not isinstance(n, int) or n < 1 for n in sizes):
+        raise ValueError(f"design_mirrored: expected a list of at least two positive ints, got {sizes!r}")
+    layers = []
+    for i, o in zip(sizes[:-1], sizes[1:]):
+        s = max(1, round(i / o))
+        found = None
+        for p in sorted(range(kernel_size), key=lambda p: abs(p - (kernel_size - 1) // 2)):
+            try:
+                if conv_output_size(i, kernel_size, s, p) != o:
+                    continue
+                op = i - conv_transpose_output_size(o, kernel_size, s, p)
+            except ValueError:
+                continue
+            if 0 <= op < s:
+                found = dict(in_size=i, out_size=o, kernel_size=kernel_size, stride=s, padding=p, output_padding=op)
+                break
+        if found is None:
+            raise ValueError(f"design_mirrored: no padding in 0..{kernel_size - 1} with stride {s} maps {i} -> {o} "
+                             f"with kernel {kernel_size} and back; try another kernel_size or sizes")
+        layers.append(found)
+    return layers
+
+
+def mirrored_encoder_decoder(sizes: list[int], channels: list[int], kernel_size: int = 4,
+                             upsample: str = "transposed") -> tuple[nn.Sequential, nn.Sequential]:
+    """Conv encoder sizes[0] -> ... -> sizes[-1] and a decoder whose shapes mirror it exactly (03).
+
+    `channels` has one entry per size (channels[0] = image channels). `upsample` is "transposed"
+    (nn.ConvTranspose2d) or "resize" (nearest upsampling to the mirrored size, then a 3x3 conv).
+    The decoder ends without an activation; the caller adds one.
+    """
+    if len(channels) != len(sizes):
+        raise ValueError(f"mirrored_encoder_decoder: need one channel count per size, got {len(channels)} "
+                         f"channels for {len(sizes)} sizes")
+    if upsample not in ("transposed", "resize"):
+        raise ValueError(f"upsample must be 'transposed' or 'resize', got {upsample!r}")
+    layers = design_mirrored(sizes, kernel_size)
+    enc: list[nn.Module] = []
+    for L, c_in, c_out in zip(layers, channels[:-1], channels[1:]):
+        enc += [nn.Conv2d(c_in, c_out, kernel_size, L["stride"], L["padding"]), nn.ReLU()]
+    dec: list[nn.Module] = []
+    for L, c_in, c_out in zip(layers[::-1], channels[:0:-1], channels[-2::-1]):
+        if upsample == "transposed":
+            dec.append(nn.ConvTranspose2d(c_in, c_out, kernel_size, L["stride"], L["padding"],
+                                          output_padding=L["output_padding"]))
+        else:
+            dec += [nn.Upsample(size=L["in_size"], mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1)]
+        dec.append(nn.ReLU())
+    return nn.Sequential(*enc), nn.Sequential(*dec[:-1])
+
+
+class ConvAutoencoder(nn.Module):
+    """Conv encoder -> linear code z -> mirrored transposed-conv (or resize-conv) decoder; same API as MLPAutoencoder (03)."""
+
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int] = (1, 28, 28),
+                 channels: tuple[int, ...] = (16, 32), kernel_size: int = 4, upsample: str = "transposed"):
+        super().__init__()
+        c, h, w = image_shape
+        if h != w:
+            raise ValueError(f"ConvAutoencoder: expected square images, got {h}x{w}")
+        self.image_shape = tuple(image_shape)
+        sizes = [h]
+        for _ in channels:
+            sizes.append(math.ceil(sizes[-1] / 2))  # 28 -> 14 -> 7
+        convs, deconvs = mirrored_encoder_decoder(sizes, [c, *channels], kernel_size, upsample)
+        self.code_shape = (channels[-1], sizes[-1], sizes[-1])  # (32, 7, 7)
+        n_code = math.prod(self.code_shape)
+        self.encoder = nn.Sequential(convs, nn.Flatten(), nn.Linear(n_code, latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, n_code), nn.ReLU(), nn.Unflatten(1, self.code_shape),
+                                     deconvs, nn.Sigmoid())
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)  # (B, C, H, W) -> (B, latent_dim)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)  # (B, latent_dim) -> (B, C, H, W)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def period2_energy(y: torch.Tensor, border: int = 0) -> torch.Tensor:
+    """Share of an image's non-constant energy at the period-2 (Nyquist) frequencies, per image (03).
+
+    y: (..., H, W). `border` pixels are cropped first (edges of a transposed conv are uneven anyway);
+    the crop is trimmed to even size so the period-2 frequency is a DFT bin. 0 = no checkerboard,
+    1 = a pure checkerboard.
+    """
+    if y.ndim < 2:
+        raise ValueError(f"period2_energy: expected images (..., H, W), got shape {tuple(y.shape)}")
+    if border:
+        y = y[..., border:-border, border:-border]
+    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
+    if h < 2 or w < 2:
+        raise ValueError(f"period2_energy: crop too small ({tuple(y.shape[-2:])}) after border={border}")
+    y = y[..., :h, :w].double()
+    power = torch.fft.fft2(y - y.mean(dim=(-2, -1), keepdim=True)).abs().pow(2)
+    nyq = power[..., h // 2, 0] + power[..., 0, w // 2] + power[..., h // 2, w // 2]
+    return (nyq / power.sum(dim=(-2, -1)).clamp_min(1e-30)).float()
