@@ -6,8 +6,16 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from labhelpers.metrics import (choose_parzen_sigma, fid, frechet_distance, iwae_bound, kid, mmd,
-                                parzen_log_likelihood, precision_recall)
+from labhelpers.metrics import (
+    choose_parzen_sigma,
+    fid,
+    frechet_distance,
+    iwae_bound,
+    kid,
+    mmd,
+    parzen_log_likelihood,
+    precision_recall,
+)
 
 
 def _gauss(n, mean, std, seed):

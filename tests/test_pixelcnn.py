@@ -3,8 +3,16 @@ import math
 import pytest
 import torch
 
-from labhelpers.pixelcnn import (MaskedConv2d, PixelCNN, binarize, bits_per_dim, causal_mask, nll_per_image,
-                                 pixelcnn_loss, sample)
+from labhelpers.pixelcnn import (
+    MaskedConv2d,
+    PixelCNN,
+    binarize,
+    bits_per_dim,
+    causal_mask,
+    nll_per_image,
+    pixelcnn_loss,
+    sample,
+)
 
 
 def test_mask_a_and_b_known_pattern():
