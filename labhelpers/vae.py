@@ -122,15 +122,17 @@ def negative_elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator 
 
 
 def train_vae(model: nn.Module, x: torch.Tensor, num_epochs: int, batch_size: int = 128, lr: float = 1e-3,
-              beta: float = 1.0, generator: torch.Generator | None = None,
-              x_test: torch.Tensor | None = None) -> dict[str, list[float]]:
-    """Train with Adam on vae_loss; return per-epoch mean loss per image ("loss", and "test" if x_test given) (05)."""
+              beta: float = 1.0, generator: torch.Generator | None = None, x_test: torch.Tensor | None = None,
+              x_val: torch.Tensor | None = None) -> dict[str, list[float]]:
+    """Adam on vae_loss; per-epoch loss per image ("loss", "test", "val"); with x_val keeps the best-val epoch (05)."""
     if num_epochs < 0:
         raise ValueError(f"train_vae: num_epochs must be >= 0, got {num_epochs}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history: dict[str, list[float]] = {"loss": []}
-    if x_test is not None:
-        history["test"] = []
+    for name, data in (("test", x_test), ("val", x_val)):
+        if data is not None:
+            history[name] = []
+    best = (math.inf, None)
     for _ in progress(range(num_epochs), desc="vae", leave=False):
         model.train()
         total = 0.0
@@ -142,7 +144,13 @@ def train_vae(model: nn.Module, x: torch.Tensor, num_epochs: int, batch_size: in
             opt.step()
             total += loss.item()
         history["loss"].append(total / len(x))
-        if x_test is not None:
-            history["test"].append(float(negative_elbo(model, x_test, generator=generator, beta=beta).mean()))
+        for name, data in (("test", x_test), ("val", x_val)):
+            if data is not None:
+                history[name].append(float(negative_elbo(model, data, generator=generator, beta=beta).mean()))
+        if x_val is not None and history["val"][-1] < best[0]:
+            best = (history["val"][-1], {k: v.detach().clone() for k, v in model.state_dict().items()})
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+        history["best_epoch"] = [1 + history["val"].index(best[0])]
     model.eval()
     return history

@@ -103,3 +103,15 @@ def test_train_vae_lowers_the_loss():
     assert len(history["loss"]) == 3 and len(history["test"]) == 3
     assert history["loss"][-1] < history["loss"][0]
     assert not model.training
+
+
+def test_train_vae_keeps_the_best_validation_epoch():
+    torch.manual_seed(0)
+    x = (torch.rand(128, 1, 28, 28) > 0.7).float()
+    model = VAE(latent_dim=4, hidden=32)
+    history = train_vae(model, x, num_epochs=4, batch_size=64, generator=torch.Generator().manual_seed(0),
+                        x_val=x[:32])
+    best = history["best_epoch"][0]
+    assert history["val"][best - 1] == min(history["val"])
+    again = float(negative_elbo(model, x[:32], generator=torch.Generator().manual_seed(5)).mean())
+    assert abs(again - min(history["val"])) < 0.05 * min(history["val"])  # the restored weights are the best epoch's
