@@ -1,0 +1,213 @@
+"""Build one reveal.js deck per notebook into build/slides/, working with the network unplugged.
+
+usage: python tools/build_slides.py [--execute-missing] [--jobs N] [NOTEBOOK...]
+
+Each deck is made by nbconvert's SlidesExporter from the cells' `slideshow` metadata. The
+source is the executed copy from `make run` (build/executed/full, else build/executed/quick)
+when it is at least as new as the notebook, otherwise the notebook as stored;
+`--execute-missing` first runs the notebooks without a fresh executed copy in quick mode
+(papermill, into build/executed/quick) so that the decks show figures.
+
+Everything a deck loads (reveal.js 4, MathJax 2, require.js, jQuery, the theme's fonts) lies
+under build/slides/vendor/. The packages come from the npm registry once (tarballs checked
+against their sha512 and cached in build/vendor/); later builds need no network at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import mimetypes
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
+SLIDES = BUILD / "slides"
+CACHE = BUILD / "vendor"
+REGISTRY = os.environ.get("NPM_REGISTRY", "https://registry.npmjs.org").rstrip("/")
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+
+# npm package -> (version, sha512 integrity from the registry, path prefixes kept under vendor/<package>/).
+# MathJax 2: nbconvert's mathjax template configures MathJax.Hub (the v2 API); reveal 4: the template
+# loads dist/reveal.js and plugin/notes/notes.js, the reveal.js 4 layout.
+PACKAGES = {
+    "reveal.js": ("4.6.1", "sha512-1CW0auaXNPmwmvQ7TwpszwVxMi2Xr5cTS3J3EBC/HHgbPF32Dn7aiu/LKWDOGjMbaDwKQiGmfqcoGQ74HUHCMw==",
+                  ("dist/reveal.css", "dist/reveal.js", "dist/theme/white.css", "dist/theme/fonts/source-sans-pro/",
+                   "plugin/notes/notes.js", "LICENSE")),
+    "mathjax": ("2.7.9", "sha512-NOGEDTIM9+MrsqnjPEjVGNx4q0GQxqm61yQwSK+/5S59i26wId5IC5gNu9/bu8+CCVl5p9G2IHcAl/wJa+5+BQ==",
+                ("MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions/", "jax/element/",
+                 "jax/input/TeX/", "jax/output/CommonHTML/", "fonts/HTML-CSS/TeX/woff/", "localization/en/", "LICENSE")),
+    "requirejs": ("2.3.7", "sha512-DouTG8T1WanGok6Qjg2SXuCMzszOo0eHeH9hDZ5Y4x8Je+9JB38HdTLT4/VA8OaUhBa0JPVHJ0pyBkM1z+pDsw==",
+                  ("require.js", "README.md")),
+    "jquery": ("3.7.1", "sha512-m4avr8yL8kmFN8psrbFFFmB/If14iN5o9nw/NgnnM+kybDJpRsAynV2BsfpTYrTRysYUdADVD7CkUUizgkpLfg==",
+               ("dist/jquery.min.js", "LICENSE.txt")),
+}
+
+# URLs as the deck sees them, relative to build/slides/ (the deck's own folder).
+URLS = {
+    "reveal_url_prefix": "vendor/reveal.js",
+    "mathjax_url": "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+    "require_js_url": "vendor/requirejs/require.js",
+    "jquery_url": "vendor/jquery/dist/jquery.min.js",
+}
+
+# The reveal template also imports mermaid as an ES module from a CDN; the lectures draw no mermaid
+# diagrams, and ES modules do not load from file:// anyway, so the offline template leaves it out.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def fetch(package: str) -> Path:
+    """The package's npm tarball from the cache, downloaded and checked against its sha512 when missing."""
+    version, integrity, _ = PACKAGES[package]
+    path = CACHE / f"{package}-{version}.tgz"
+    algo, _, want = integrity.partition("-")
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        url = f"{REGISTRY}/{package}/-/{package}-{version}.tgz"
+        print(f"downloading {url}", flush=True)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                data = response.read()
+        except OSError as err:
+            raise SystemExit(f"build_slides: cannot download {url} ({err}). Run `make slides` once with access "
+                             f"to the npm registry, or put {path.name} into {CACHE}.") from err
+        got = base64.b64encode(hashlib.new(algo, data).digest()).decode()
+        if got != want:
+            raise SystemExit(f"build_slides: {url} does not match its {algo} checksum; not using it")
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def install_vendor(dest: Path = SLIDES / "vendor") -> Path:
+    """Unpack the files the decks load into dest/<package>/ (skipped when that version is already there)."""
+    for package, (version, _, keep) in PACKAGES.items():
+        target = dest / package
+        stamp = target / ".version"
+        if stamp.exists() and stamp.read_text() == version:
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        with tarfile.open(fetch(package)) as tar:
+            for member in tar.getmembers():
+                rel = member.name.split("/", 1)[-1]  # npm tarballs put everything under package/
+                if member.isfile() and ".." not in rel.split("/") and rel.startswith(keep):
+                    out = target / rel
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(tar.extractfile(member).read())
+        stamp.write_text(version)
+    return dest
+
+
+def executed_copy(nb: Path) -> Path | None:
+    """The freshest executed copy of `nb` from `make run` (full first, then quick), or None."""
+    for mode in ("full", "quick"):
+        copy = BUILD / "executed" / mode / nb.name
+        if copy.exists() and copy.stat().st_mtime >= nb.stat().st_mtime:
+            return copy
+    return None
+
+
+def execute_quick(nb: Path) -> Path | None:
+    """Run `nb` in quick mode with papermill into build/executed/quick/ (as `make run QUICK=1` does).
+
+    Returns the executed copy, or None (after printing the error) when the notebook fails.
+    """
+    out = BUILD / "executed" / "quick" / nb.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, LAB_QUICK="1", TQDM_DISABLE="1", LAB_BUILD_DIR=str(BUILD))
+    env.setdefault("OMP_NUM_THREADS", "1")  # several runs may share the cores
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(nb), str(out), "--cwd", str(nb.parent),
+                           "--no-progress-bar", "--log-level", "WARNING"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        out.unlink(missing_ok=True)  # a half-run copy must not pass for a fresh one
+        print(f"build_slides: {nb.name} failed in quick mode; its deck shows the notebook as stored\n"
+              f"{proc.stdout[-1500:]}{proc.stderr[-3000:]}", flush=True)
+        return None
+    return out
+
+
+def inline_image(match: re.Match, base: Path) -> str:
+    """`<img src="relative/path">` -> a data: URI, so that the deck needs no files beside it."""
+    src = match.group(2)
+    path = (base / src).resolve()
+    if re.match(r"^[a-z]+:", src) or not path.is_file():
+        return match.group(0)
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f'{match.group(1)}data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}{match.group(3)}'
+
+
+def prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop what a static deck cannot show: widget views (sliders, progress bars) and their saved state."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if WIDGET_MIME not in o.get("data", {})]
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("slideshow", {})["slide_type"] = "skip"
+    return nb
+
+
+def exporter():
+    from jinja2 import DictLoader
+    from nbconvert import SlidesExporter
+
+    return SlidesExporter(extra_loaders=[DictLoader({"offline_reveal.html.j2": OFFLINE_TEMPLATE})],
+                          template_file="offline_reveal.html.j2", reveal_scroll=True, reveal_number="c/t",
+                          reveal_theme="white", reveal_transition="slide", **URLS)
+
+
+def build_one(nb: Path, source: Path | None = None, out_dir: Path = SLIDES) -> Path:
+    """Write out_dir/<notebook>.slides.html from `source` (default: the freshest executed copy, else `nb`)."""
+    source = source or executed_copy(nb) or nb
+    notebook = prepare(nbformat.read(source, as_version=4))
+    html, _ = exporter().from_notebook_node(notebook, resources={"metadata": {"name": nb.stem, "path": str(nb.parent)}})
+    html = re.sub(r'(<img\b[^>]*?\bsrc=")([^"]+)(")', lambda m: inline_image(m, nb.parent), html)
+    out = out_dir / f"{nb.stem}.slides.html"
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebooks", nargs="*", type=Path)
+    ap.add_argument("--execute-missing", action="store_true",
+                    help="run notebooks without a fresh executed copy in quick mode first (to show figures)")
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="parallel quick runs")
+    args = ap.parse_args(argv)
+    notebooks = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob(NOTEBOOK_GLOB))
+    if not notebooks:
+        print("build_slides: no notebooks/NN_*.ipynb to build")
+        return 0
+    SLIDES.mkdir(parents=True, exist_ok=True)
+    install_vendor()
+    failed = 0
+    if args.execute_missing:
+        stale = [nb for nb in notebooks if executed_copy(nb) is None]
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            failed = sum(out is None for out in pool.map(execute_quick, stale))
+    for nb in notebooks:
+        source = executed_copy(nb)
+        out = build_one(nb, source)
+        print(f"{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}  "
+              f"(from {'executed copy' if source else 'notebook as stored, no outputs'})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
