@@ -1,0 +1,55 @@
+"""labhelpers.config: the quick switch, parameter defaults and the metrics file."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from labhelpers import config
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_quick_switch_read_from_environment(value, expected):
+    out = subprocess.run([sys.executable, "-c", "import labhelpers as lh; print(lh.QUICK)"],
+                         env={"LAB_QUICK": value, "PATH": ""}, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(expected)
+
+
+def test_use_quick_and_setting(monkeypatch):
+    monkeypatch.setattr(config, "QUICK", False)
+    assert config.use_quick(None) is False
+    assert config.setting(None, quick=1, full=10) == 10
+    assert config.use_quick(True) is True
+    assert config.setting(None, quick=1, full=10) == 1
+    assert config.setting(7, quick=1, full=10) == 7  # a papermill override wins
+    import labhelpers as lh
+    assert lh.QUICK is True
+
+
+def test_record_metrics_writes_and_merges(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(config, "_recorded", set())
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "99_test.json").write_text('{"stale": 1}')
+    path = config.record_metrics("99_test", {"acc": torch.tensor(0.5), "n": 3})
+    config.record_metrics("99_test", {"curve": [0.25, 0.125], "headline": ["acc"]})
+    got = json.loads(path.read_text())
+    assert "stale" not in got  # the first call of a run starts afresh
+    assert got["acc"] == 0.5 and got["n"] == 3 and got["curve"] == [0.25, 0.125]
+    assert got["mode"] in ("quick", "full") and got["headline"] == ["acc"]
+
+
+def test_record_metrics_rejects_non_numbers(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
+    with pytest.raises(TypeError, match="not a number"):
+        config.record_metrics("99_test", {"model": object()})
+
+
+def test_checkpoint_path_separates_modes(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(config, "QUICK", True)
+    q = config.checkpoint_path("vae")
+    monkeypatch.setattr(config, "QUICK", False)
+    assert q != config.checkpoint_path("vae") and q.name == "vae.pt"

@@ -1,0 +1,66 @@
+"""Unit tests of labhelpers.corruption: known statistics, ranges, seeding, bad input."""
+
+import pytest
+import torch
+
+from labhelpers.corruption import corrupt, gaussian_noise, masking, salt_and_pepper
+
+
+def _images(n=64, value=None):
+    g = torch.Generator().manual_seed(0)
+    return torch.full((n, 1, 28, 28), value) if value is not None else torch.rand(n, 1, 28, 28, generator=g)
+
+
+def test_gaussian_noise_statistics_and_range():
+    x = _images(value=0.5)
+    y = gaussian_noise(x, 0.1, generator=torch.Generator().manual_seed(1))
+    assert y.shape == x.shape
+    assert (y - x).std().item() == pytest.approx(0.1, rel=0.02)  # 0.5 +- 0.1: clamping almost never bites
+    assert abs((y - x).mean().item()) < 0.002
+    z = gaussian_noise(_images(), 2.0)
+    assert z.min() >= 0 and z.max() <= 1
+    assert torch.equal(gaussian_noise(x, 0.0), x)
+
+
+def test_salt_and_pepper_fractions():
+    x = _images(value=0.5)
+    y = salt_and_pepper(x, 0.2, generator=torch.Generator().manual_seed(2))
+    n = x.numel()
+    assert (y == 0).sum().item() / n == pytest.approx(0.1, abs=0.005)
+    assert (y == 1).sum().item() / n == pytest.approx(0.1, abs=0.005)
+    assert ((y == 0.5).sum().item() / n) == pytest.approx(0.8, abs=0.005)
+    assert torch.equal(salt_and_pepper(x, 0.0), x)
+    assert set(salt_and_pepper(x, 1.0).unique().tolist()) <= {0.0, 1.0}
+
+
+def test_masking_fraction_and_keeps_values():
+    x = _images()
+    y = masking(x, 0.3, generator=torch.Generator().manual_seed(3))
+    kept = y != 0
+    assert 1 - kept.float().mean().item() == pytest.approx(0.3, abs=0.01)
+    assert torch.equal(y[kept], x[kept])
+    assert torch.equal(masking(x, 1.0), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("fn,level", [(gaussian_noise, 0.3), (salt_and_pepper, 0.3), (masking, 0.3)])
+def test_seeded_and_input_untouched(fn, level):
+    x = _images(8)
+    x0 = x.clone()
+    a = fn(x, level, generator=torch.Generator().manual_seed(7))
+    b = fn(x, level, generator=torch.Generator().manual_seed(7))
+    c = fn(x, level, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(x, x0)
+
+
+def test_bad_levels_raise():
+    x = _images(2)
+    with pytest.raises(ValueError, match="sigma >= 0"):
+        gaussian_noise(x, -0.1)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        salt_and_pepper(x, 1.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        masking(x, -0.01)
+    with pytest.raises(ValueError, match="unknown kind"):
+        corrupt(x, "blur", 0.1)
+    assert torch.equal(corrupt(x, "masking", 0.0), x)

@@ -1,0 +1,50 @@
+"""environment.yml (conda, for students) and pyproject.toml (pip, for CI) list the same dependencies."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
+
+
+def _split(req: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*$", req)
+    return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+
+
+def pip_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(_split(CONDA_NAMES.get(_split(r)[0], _split(r)[0]) + _split(r)[1]) for r in reqs)
+
+
+def conda_requirements() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = [d for d in env["dependencies"] if isinstance(d, str)]
+    return dict(_split(d) for d in deps if _split(d)[0] not in ("python", "pip"))
+
+
+def test_same_packages_and_versions():
+    pip, conda = pip_requirements(), conda_requirements()
+    assert set(pip) == set(conda), (f"only in pyproject.toml: {sorted(set(pip) - set(conda))}; "
+                                    f"only in environment.yml: {sorted(set(conda) - set(pip))}")
+    differ = {k: (pip[k], conda[k]) for k in pip if pip[k] != conda[k]}
+    assert not differ, f"version specifiers differ (pyproject, environment.yml): {differ}"
+
+
+def test_environment_installs_labhelpers_from_checkout():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-e ." in pip_section
+    assert env["channels"][0] == "conda-forge"
+
+
+def test_python_versions_agree():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    floor = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    major_minor = tuple(int(p) for p in conda_python.split("=")[1].split("."))
+    assert major_minor >= tuple(int(p) for p in floor.lstrip(">=").split("."))

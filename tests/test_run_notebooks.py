@@ -1,0 +1,49 @@
+"""`make run`'s engine: papermill with an overridden parameter, metrics JSON written and read back."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_notebooks_overrides_parameter_and_collects_metrics(tmp_path):
+    nb = new_notebook(cells=[
+        new_markdown_cell("# 99 · A tiny notebook"),
+        new_code_cell("import labhelpers as lh"),
+        new_code_cell("scale = 2\nquick = None", metadata={"tags": ["parameters"]}),
+        new_code_cell("QUICK = lh.use_quick(quick)\n"
+                      "lh.record_metrics('99_tiny', {'value': scale * 21, 'quick_seen': QUICK, 'headline': ['value']})"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "99_tiny.ipynb"
+    nbformat.write(nb, path)
+    build = tmp_path / "build"
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--quick", "--no-html",
+                          "-p", "scale", "5", str(path)],
+                         env={**__import__("os").environ, "LAB_BUILD_DIR": str(build)},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    metrics = json.loads((build / "metrics" / "99_tiny.json").read_text())
+    assert metrics["value"] == 105 and metrics["quick_seen"] is True and metrics["mode"] == "quick"
+    summary = json.loads((build / "run_summary_quick.json").read_text())
+    assert summary[0]["notebook"] == "99_tiny" and summary[0]["ok"] and summary[0]["wall_s"] > 0
+    assert summary[0]["peak_rss_mib"] > 50  # the kernel's memory is included
+    assert "| 99_tiny | quick | ok |" in out.stdout and "value=105" in out.stdout
+    executed = nbformat.read(build / "executed" / "quick" / "99_tiny.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+
+def test_failing_notebook_is_reported(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("raise RuntimeError('boom')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "98_fail.ipynb")
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--quick", "--no-html",
+                          str(tmp_path / "98_fail.ipynb")],
+                         env={**__import__("os").environ, "LAB_BUILD_DIR": str(tmp_path / "build")},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "FAILED" in out.stdout

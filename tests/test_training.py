@@ -1,0 +1,113 @@
+"""labhelpers.training and labhelpers.models: devices, seeding, fit, checkpoints, shared models."""
+
+import os
+
+import pytest
+import torch
+
+import labhelpers as lh
+
+
+def test_get_device():
+    assert lh.get_device("cpu") == torch.device("cpu")
+    assert lh.get_device("auto").type in ("cuda", "mps", "cpu")
+
+
+def test_seed_everything_makes_runs_repeat():
+    lh.seed_everything(3)
+    a = torch.randn(4)
+    g = lh.seed_everything(3)
+    assert torch.equal(a, torch.randn(4))
+    assert isinstance(g, torch.Generator)
+
+
+def _train(seed):
+    g = lh.seed_everything(seed)
+    x = torch.rand(64, 1, 4, 4, generator=g)
+    model = lh.MLPAutoencoder(2, image_shape=(1, 4, 4), hidden=(8,))
+    history = lh.fit(model, lh.reconstruction_loss, x, num_epochs=15, batch_size=16, lr=1e-2, generator=g)
+    return model, history
+
+
+def test_fit_reduces_loss_and_is_reproducible():
+    model, h1 = _train(0)
+    _, h2 = _train(0)
+    assert len(h1["loss"]) == 15 and h1["loss"][-1] < h1["loss"][0]
+    assert h1 == h2
+    assert not model.training  # left in eval mode
+
+
+def test_fit_needs_data():
+    with pytest.raises(ValueError, match="at least one tensor"):
+        lh.fit(torch.nn.Linear(1, 1), lambda m: m.weight.sum())
+
+
+def test_predict_batches_without_grad():
+    lin = torch.nn.Linear(3, 2)
+    x = torch.randn(2500, 3)
+    out = lh.predict(lin, x, batch_size=1000)
+    assert out.shape == (2500, 2) and not out.requires_grad
+    assert torch.allclose(out, lin(x).detach())
+
+
+def test_checkpoint_round_trip_is_atomic_and_weights_only(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    path = lh.save_checkpoint(model.state_dict(), tmp_path / "ck" / "m.pt")
+    assert [p.name for p in path.parent.iterdir()] == ["m.pt"]  # no temp file left behind
+    state = lh.load_checkpoint(path)
+    assert torch.equal(state["weight"], model.weight)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(RuntimeError, match="weights-only"):
+        lh.load_checkpoint(tmp_path / "evil.pt")
+    with pytest.raises(FileNotFoundError, match="train the model first"):
+        lh.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_train_or_load(tmp_path):
+    calls = []
+    model = torch.nn.Linear(2, 1)
+    assert lh.train_or_load(model, tmp_path / "a.pt", lambda: calls.append(1)) is False
+    other = torch.nn.Linear(2, 1)
+    assert lh.train_or_load(other, tmp_path / "a.pt", lambda: calls.append(2)) is True
+    assert calls == [1] and torch.equal(other.weight, model.weight)
+
+
+def test_progress_is_an_iterable_wrapper():
+    assert list(lh.progress(range(3), disable=True)) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("linear", [False, True])
+def test_mlp_autoencoder_shapes(linear):
+    ae = lh.MLPAutoencoder(5, linear=linear)
+    x = torch.rand(7, 1, 28, 28)
+    z = ae.encode(x)
+    assert z.shape == (7, 5) and ae(x).shape == x.shape
+    n_linear = sum(isinstance(m, torch.nn.Linear) for m in ae.modules())
+    assert n_linear == (2 if linear else 6)
+    if not linear:
+        assert 0 <= ae(x).min() and ae(x).max() <= 1
+
+
+def test_small_cnn_learns_a_trivial_task():
+    g = lh.seed_everything(0)
+    x = torch.zeros(200, 1, 28, 28)
+    y = torch.arange(200) % 2
+    x[y == 1, :, :14] = 1.0  # class 1: top half bright
+    model = lh.train_classifier(x, y, num_epochs=4, batch_size=20, generator=g)
+    assert lh.accuracy(lh.classify(model, x), y) == 1.0
+    assert model.features(x[:3]).shape == (3, 128)
+
+
+def test_fit_gaussian_recovers_moments():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(20000, 2, generator=g) @ torch.tensor([[2.0, 0.0], [1.0, 0.5]]) + torch.tensor([1.0, -1.0])
+    dist = lh.fit_gaussian(z)
+    assert torch.allclose(dist.mean.float(), torch.tensor([1.0, -1.0]), atol=0.05)
+    assert torch.allclose(dist.covariance_matrix.float(), torch.tensor([[5.0, 0.5], [0.5, 0.25]]), atol=0.1)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        lh.fit_gaussian(torch.zeros(1, 2))
