@@ -1,0 +1,104 @@
+"""Write student copies: build/exercises/<notebook>.ipynb with every solution replaced by a stub.
+
+usage: python tools/make_exercises.py [--out-dir DIR] [NOTEBOOK...]
+
+In each cell tagged `solution`, the lines from `### BEGIN SOLUTION` to `### END SOLUTION`
+become `raise NotImplementedError("<hint>")`, indented like the BEGIN marker, where the hint is
+the text after the cell's `# HINT:` line. A solution cell without markers becomes the hint
+comment and the stub. Everything else is kept; all outputs are cleared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "# HINT:"
+DEFAULT_HINT = "write your solution here"
+
+
+def is_solution(cell: nbformat.NotebookNode) -> bool:
+    return "solution" in cell.get("metadata", {}).get("tags", [])
+
+
+def hint_of(source: str) -> str:
+    """The text after the first `# HINT:` line, or a generic hint."""
+    for line in source.splitlines():
+        if line.strip().startswith(HINT):
+            return line.strip()[len(HINT):].strip() or DEFAULT_HINT
+    return DEFAULT_HINT
+
+
+def stub_source(source: str, where: str = "cell") -> str:
+    """The solution cell's source with each BEGIN/END SOLUTION region replaced by a NotImplementedError stub."""
+    hint = hint_of(source)
+    raise_line = f"raise NotImplementedError({json.dumps(hint, ensure_ascii=False)})"
+    lines = source.splitlines()
+    if not any(BEGIN in line or END in line for line in lines):
+        return f"{HINT} {hint}\n{raise_line}"
+    out: list[str] = []
+    inside = False
+    for number, line in enumerate(lines, 1):
+        if BEGIN in line:
+            if inside:
+                raise ValueError(f"{where}, line {number}: a second {BEGIN!r} before {END!r}")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(indent + raise_line)
+        elif END in line:
+            if not inside:
+                raise ValueError(f"{where}, line {number}: {END!r} without a {BEGIN!r} above it")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: {BEGIN!r} is never closed by {END!r}")
+    return "\n".join(out)
+
+
+def student_copy(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """A copy of `nb` with solutions stubbed, outputs and execution counts cleared, widget state dropped."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy
+    nb.metadata.pop("widgets", None)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if is_solution(cell):
+                cell.source = stub_source(cell.source, f"{name} cell {index}")
+        elif is_solution(cell):  # a written answer: keep the question, drop the answer
+            cell.source = "_Your answer here._"
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+    return nb
+
+
+def write_student_copy(path: Path, out_dir: Path) -> Path:
+    nb = nbformat.read(path, as_version=4)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / path.name
+    nbformat.write(student_copy(nb, path.name), out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebooks", nargs="*", type=Path)
+    ap.add_argument("--out-dir", type=Path, default=BUILD / "exercises")
+    args = ap.parse_args(argv)
+    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob(NOTEBOOK_GLOB))
+    for path in notebooks:
+        out = write_student_copy(path, args.out_dir)
+        print(f"{path.name} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
