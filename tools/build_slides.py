@@ -1,6 +1,7 @@
 """Build one reveal.js deck per notebook into build/slides/, working with the network unplugged.
 
 usage: python tools/build_slides.py [--execute-missing] [--jobs N] [NOTEBOOK...]
+       python tools/build_slides.py --set-rise-metadata [NOTEBOOK...]   # settings for live RISE slides
 
 Each deck is made by nbconvert's SlidesExporter from the cells' `slideshow` metadata. The
 source is the executed copy from `make run` (build/executed/full, else build/executed/quick)
@@ -69,6 +70,11 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+# Notebook metadata for live slides with jupyterlab-rise (Alt+R in JupyterLab); the static decks use the
+# same look. `scroll`: long code cells and figures scroll instead of being cut off.
+RISE_METADATA = {"theme": "white", "transition": "slide", "slideNumber": "c/t", "scroll": True,
+                 "start_slideshow_at": "beginning"}
 
 
 def fetch(package: str) -> Path:
@@ -168,8 +174,19 @@ def exporter():
     from nbconvert import SlidesExporter
 
     return SlidesExporter(extra_loaders=[DictLoader({"offline_reveal.html.j2": OFFLINE_TEMPLATE})],
-                          template_file="offline_reveal.html.j2", reveal_scroll=True, reveal_number="c/t",
-                          reveal_theme="white", reveal_transition="slide", **URLS)
+                          template_file="offline_reveal.html.j2", reveal_scroll=RISE_METADATA["scroll"],
+                          reveal_number=RISE_METADATA["slideNumber"], reveal_theme=RISE_METADATA["theme"],
+                          reveal_transition=RISE_METADATA["transition"], **URLS)
+
+
+def set_rise_metadata(paths: list[Path]) -> None:
+    """Give each notebook the notebook-level `rise` settings (kept by tools/nbtool.py clean)."""
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if nb.metadata.get("rise") != RISE_METADATA:
+            nb.metadata["rise"] = dict(RISE_METADATA)
+            nbformat.write(nb, path)
+            print(f"{path}: rise metadata set")
 
 
 def build_one(nb: Path, source: Path | None = None, out_dir: Path = SLIDES) -> Path:
@@ -189,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--execute-missing", action="store_true",
                     help="run notebooks without a fresh executed copy in quick mode first (to show figures)")
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="parallel quick runs")
+    ap.add_argument("--set-rise-metadata", action="store_true",
+                    help="only write the notebook-level `rise` settings for live slides into the notebooks")
     args = ap.parse_args(argv)
     notebooks = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob(NOTEBOOK_GLOB))
+    if args.set_rise_metadata:
+        set_rise_metadata(notebooks)
+        return 0
     if not notebooks:
         print("build_slides: no notebooks/NN_*.ipynb to build")
         return 0

@@ -1,0 +1,137 @@
+"""The lecture contract (CONTRIBUTING.md) on every notebook, the README syllabus and the pre-commit hooks.
+
+The rules live in tools/nbcontract.py (also the pre-commit hook); they include those of
+../shared/tools/nbcheck.py: one parameters cell, >= 3 solution cells, >= 3 slide-metadata
+cells, Summary and Exercises, no stored outputs except NBVAL_CHECK_OUTPUT cells.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import nbcontract  # noqa: E402
+from sample_notebook import make_notebook  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_follows_the_contract(path):
+    problems = nbcontract.check(path)
+    assert not problems, f"{path.name} falls short of CONTRIBUTING.md:\n- " + "\n- ".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_name_matches_its_title(path):
+    nb = json.loads(path.read_text())
+    title = "".join(next(c for c in nb["cells"] if c["cell_type"] == "markdown")["source"]).splitlines()[0]
+    assert title.startswith(f"# {path.name[:2]}"), f"{path.name}: title {title!r} should start with '# {path.name[:2]}'"
+
+
+def rise_settings() -> set[str] | None:
+    """The notebook-level `rise` keys the installed jupyterlab-rise understands (from its settings schema)."""
+    schema = Path(sys.prefix, "share/jupyter/labextensions/jupyterlab-rise/schemas/jupyterlab-rise/plugin.json")
+    return set(json.loads(schema.read_text())["properties"]) if schema.exists() else None
+
+
+@pytest.mark.skipif(rise_settings() is None, reason="jupyterlab-rise is not installed in this environment")
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_rise_metadata_is_understood_by_jupyterlab_rise(path):
+    from build_slides import RISE_METADATA
+
+    assert set(RISE_METADATA) <= rise_settings()
+    rise = json.loads(path.read_text())["metadata"].get("rise", {})
+    unknown = set(rise) - rise_settings()
+    assert not unknown, f"{path.name}: jupyterlab-rise ignores notebook metadata rise.{sorted(unknown)}"
+
+
+# --- the rules themselves, on the sample lecture and broken copies of it --------------------------
+
+def sample() -> dict:
+    return json.loads(json.dumps(make_notebook()))
+
+
+def broken(change) -> dict:
+    nb = copy.deepcopy(sample())
+    change(nb)
+    return nb
+
+
+def problems_of(nb: dict) -> str:
+    return "\n".join(p for rule in nbcontract.RULES for p in rule(nb))
+
+
+def test_sample_lecture_passes():
+    assert problems_of(sample()) == ""
+
+
+def _set_source(index: int, text: str):
+    return lambda nb: nb["cells"][index].__setitem__("source", text)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda nb: nb["metadata"]["kernelspec"].update(name="conda-env-x-py"), "kernelspec name is 'conda-env-x-py'"),
+    (lambda nb: nb["cells"][3]["metadata"].update(tags=["parameters"]), "2 cells tagged 'parameters'"),
+    (_set_source(2, "n = 5\ntwice = n * 2"), "twice = n * 2 is not a plain literal"),
+    (_set_source(2, "import os\nn = 5"), "only `name = literal` assignments"),
+    (lambda nb: nb["cells"][16]["metadata"].update(tags=[]), "2 solution cells"),
+    (_set_source(16, "spread = 1"), "solution cell 16 has no '# HINT:' line"),
+    (_set_source(8, "## Wrap-up"), "no '## Summary' heading"),
+    (lambda nb: nb["cells"].insert(3, nb["cells"].pop(9)), "Exercises come before the Summary"),
+    (lambda nb: nb["cells"][4]["metadata"]["slideshow"].update(slide_type="sub-slide"), "slide_type 'sub-slide'"),
+    (lambda nb: nb["cells"][0]["metadata"].pop("slideshow"), "first cell must have slide_type 'slide'"),
+    (_set_source(0, "## 99 · no title"), "first markdown cell must start with a '# NN · Title'"),
+    (lambda nb: nb["cells"][3].update(outputs=[{"output_type": "stream", "name": "stdout", "text": "x"}]),
+     "cell 3 stores outputs"),
+    (lambda nb: nb["cells"][5]["metadata"].update(tags=[]), "not tagged keep_output"),
+    (lambda nb: nb["cells"][5].update(outputs=[{"output_type": "stream", "name": "stdout", "text": "2.0\n"}],
+                                      execution_count=None), "without an execution count"),
+])
+def test_each_rule_catches_its_problem(change, expected):
+    assert expected in problems_of(broken(change))
+
+
+def test_hook_mode_checks_only_kernel_and_parameters(tmp_path, capsys):
+    path = tmp_path / "99_x.ipynb"
+    nb = broken(lambda nb: nb["cells"][16]["metadata"].update(tags=[]))  # too few exercises: fine mid-work
+    path.write_text(json.dumps(nb))
+    assert nbcontract.main(["--hook", str(path)]) == 0
+    nb["metadata"]["kernelspec"]["name"] = "conda-env-x-py"
+    path.write_text(json.dumps(nb))
+    assert nbcontract.main(["--hook", str(path)]) == 1
+    assert "kernelspec" in capsys.readouterr().out
+
+
+# --- README syllabus and pre-commit ---------------------------------------------------------------
+
+def test_readme_syllabus_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    start, end = readme.find("<!-- syllabus:start -->"), readme.find("<!-- syllabus:end -->")
+    assert 0 <= start < end, "README.md lost its syllabus markers"
+    table = readme[start:end]
+    missing = [nb.stem for nb in NOTEBOOKS if f"`{nb.name}`" not in table]
+    assert not missing, f"README syllabus misses {missing}: run `python tools/update_readme.py`"
+
+
+def test_pre_commit_config_names_the_hooks():
+    valid = subprocess.run([sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    for wanted in ("nbstripout", "ruff-check", "ruff-format", "check-added-large-files", "notebook-contract"):
+        assert wanted in hooks, f".pre-commit-config.yaml has no {wanted} hook"
+    assert "--keep-count" in hooks["nbstripout"].get("args", []), "nbstripout must keep NBVAL_CHECK_OUTPUT counts"
+    for ruff in ("ruff-check", "ruff-format"):
+        assert "jupyter" in hooks[ruff].get("types_or", []), f"{ruff} must also lint notebooks"
+    assert "tools/nbcontract.py" in hooks["notebook-contract"]["entry"]
+    assert all(repo["repo"] == "local" or repo.get("rev") for repo in config["repos"]), "pin every hook repo"
