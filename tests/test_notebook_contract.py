@@ -135,3 +135,22 @@ def test_pre_commit_config_names_the_hooks():
         assert "jupyter" in hooks[ruff].get("types_or", []), f"{ruff} must also lint notebooks"
     assert "tools/nbcontract.py" in hooks["notebook-contract"]["entry"]
     assert all(repo["repo"] == "local" or repo.get("rev") for repo in config["repos"]), "pin every hook repo"
+
+
+def test_syllabus_table_from_known_runs(tmp_path):
+    import nbformat
+    import update_readme
+
+    path = tmp_path / "99_sample.ipynb"
+    nbformat.write(make_notebook(), path)
+    assert update_readme.teaches(make_notebook()) == ("A sample lecture", ["see a formula $\\mu = \\frac{1}{n}\\sum_i x_i$",
+                                                                          "draw one figure"])
+    quick = {"99_sample": {"notebook": "99_sample", "ok": True, "wall_s": 12.4, "peak_rss_mib": 921,
+                           "headline": "mse=0.031"}}
+    table = update_readme.syllabus([path], quick, {})
+    row = table.splitlines()[2]
+    assert "[`99_sample.ipynb`](notebooks/99_sample.ipynb)" in row and "**A sample lecture**" in row
+    assert "| 12 s · 0.9 GB | not measured | mse=0.031 (quick mode) |" in row
+    assert "not measured | not measured | not measured |" in update_readme.syllabus([path], {}, {})
+    with pytest.raises(ValueError, match="syllabus"):
+        update_readme.render("# no markers", table)

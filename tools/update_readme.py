@@ -1,0 +1,118 @@
+"""Regenerate the syllabus table in README.md (between the syllabus markers) from the notebooks and `make run`.
+
+usage: python tools/update_readme.py [--check]
+
+One row per notebooks/NN_*.ipynb: its title and learning goals (from the title cell), the
+quick and full wall time and peak memory from build/run_summary_{quick,full}.json (written by
+tools/run_notebooks.py; "not measured" where absent), and the headline numbers of the full run
+(else the quick run). --check only reports whether README.md is up to date (exit 1 if not).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
+START, END = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
+NOT_MEASURED = "not measured"
+
+
+def teaches(nb: nbformat.NotebookNode, limit: int = 100) -> tuple[str, list[str]]:
+    """(title, learning goals) from the first markdown cell: the `# ` heading and its `- ` bullets."""
+    md = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    lines = md.splitlines()
+    title = re.sub(r"^#\s*(\d\d\s*·\s*)?", "", lines[0]).strip() if lines else ""
+    goals: list[str] = []
+    for line in lines[1:]:
+        if line.startswith(("- ", "* ")):
+            goals.append(line[2:].strip())
+        elif goals and line.startswith("  ") and line.strip():  # continuation of a bullet
+            goals[-1] += " " + line.strip()
+        elif goals and not line.strip().startswith(("-", "*")) and line.strip():
+            break  # the bullets are over (e.g. the prerequisites)
+    return title, [shorten(g, limit) for g in goals]
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary before `limit` characters, never inside $...$ math."""
+    text = text.rstrip(";.")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    if cut.count("$") % 2:  # an open formula: drop it
+        cut = cut[:cut.rfind("$")].rstrip()
+    return cut.rstrip(",;:") + " …"
+
+
+def cell(text: str) -> str:
+    """Text for one table cell: no newlines; pipes escaped, inside $...$ math spelled as TeX \\vert / \\Vert."""
+    parts = text.replace("\n", " ").split("$")
+    return "$".join(p.replace("\\|", "\\Vert ").replace("|", "\\vert ") if i % 2 else p.replace("|", "\\|")
+                    for i, p in enumerate(parts))
+
+
+def load_runs(mode: str) -> dict[str, dict]:
+    path = BUILD / f"run_summary_{mode}.json"
+    return {row["notebook"]: row for row in json.loads(path.read_text())} if path.exists() else {}
+
+
+def measured(row: dict | None) -> str:
+    if row is None:
+        return NOT_MEASURED
+    if not row.get("ok", True):
+        return "FAILED"
+    return f"{row['wall_s']:.0f} s · {row['peak_rss_mib'] / 1024:.1f} GB"
+
+
+def syllabus(notebooks: list[Path], quick: dict[str, dict], full: dict[str, dict]) -> str:
+    lines = ["| Notebook | What it teaches | Quick run: time · peak memory | Full run: time · peak memory "
+             "| Headline numbers |", "|---|---|---|---|---|"]
+    for path in notebooks:
+        title, goals = teaches(nbformat.read(path, as_version=4))
+        about = f"**{title}**" + "".join(f"<br>• {g}" for g in goals)
+        row_full, row_quick = full.get(path.stem), quick.get(path.stem)
+        if row_full and row_full.get("headline"):
+            numbers = row_full["headline"]
+        elif row_quick and row_quick.get("headline"):
+            numbers = f"{row_quick['headline']} (quick mode)"
+        else:
+            numbers = NOT_MEASURED
+        lines.append(f"| [`{path.name}`](notebooks/{path.name}) | {cell(about)} | {measured(row_quick)} | "
+                     f"{measured(row_full)} | {cell(numbers)} |")
+    return "\n".join(lines)
+
+
+def render(readme: str, table: str) -> str:
+    start, end = readme.find(START), readme.find(END)
+    if not 0 <= start < end:
+        raise ValueError(f"README.md needs the markers {START} and {END} around the syllabus table")
+    note = ("Times are wall-clock seconds for the whole notebook including kernel start; peak memory is the "
+            "largest resident set of papermill and its kernel. Measured by `make run` (full) and "
+            "`make run QUICK=1` (quick); regenerate this table with `python tools/update_readme.py`.")
+    return readme[:start] + f"{START}\n{table}\n\n{note}\n" + readme[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    path = ROOT / "README.md"
+    old = path.read_text(encoding="utf-8")
+    new = render(old, syllabus(notebooks, load_runs("quick"), load_runs("full")))
+    if "--check" in args:
+        print("README.md is up to date" if new == old else "README.md is out of date: run tools/update_readme.py")
+        return 0 if new == old else 1
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+    print(f"README.md syllabus: {len(notebooks)} notebooks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
