@@ -37,6 +37,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def progress(iterable, **kwargs):
     """A tqdm.auto progress bar: a widget in JupyterLab, silent when TQDM_DISABLE=1 (as in CI) (01)."""
+    # tqdm.notebook passes disable=False explicitly, which hides TQDM_DISABLE from tqdm's own env handling
+    kwargs.setdefault("disable", os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"))
     return tqdm(iterable, **kwargs)
 
 
