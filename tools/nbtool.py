@@ -33,6 +33,8 @@ def clean(nb: nbformat.NotebookNode, executed: nbformat.NotebookNode | None = No
         cell.metadata.pop("papermill", None)
         if cell.cell_type != "code":
             continue
+        if CHECK in cell.source and "keep_output" not in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("tags", []).append("keep_output")  # nbstripout keeps these outputs
         if CHECK in cell.source and executed is not None:
             src = executed.cells[i]
             count += 1
