@@ -98,30 +98,41 @@ def mirrored_encoder_decoder(sizes: list[int], channels: list[int], kernel_size:
 
 
 class ConvAutoencoder(nn.Module):
-    """Conv encoder -> linear code z -> mirrored transposed-conv (or resize-conv) decoder; same API as MLPAutoencoder (03)."""
+    """Conv encoder -> code z -> mirrored transposed-conv (or resize-conv) decoder; same API as MLPAutoencoder (03).
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int] = (1, 28, 28),
+    With an int `latent_dim` the code is a vector (a linear layer after the convolutions); with
+    `latent_dim=None` the network is fully convolutional and the code is the last feature map
+    (channels[-1], H/2^n, W/2^n), as in the denoising autoencoder of notebook 04.
+    """
+
+    def __init__(self, latent_dim: int | None, image_shape: tuple[int, int, int] = (1, 28, 28),
                  channels: tuple[int, ...] = (16, 32), kernel_size: int = 4, upsample: str = "transposed"):
         super().__init__()
         c, h, w = image_shape
         if h != w:
             raise ValueError(f"ConvAutoencoder: expected square images, got {h}x{w}")
+        if latent_dim is not None and (not isinstance(latent_dim, int) or latent_dim < 1):
+            raise ValueError(f"ConvAutoencoder: latent_dim must be a positive int or None, got {latent_dim!r}")
         self.image_shape = tuple(image_shape)
         sizes = [h]
         for _ in channels:
             sizes.append(math.ceil(sizes[-1] / 2))  # 28 -> 14 -> 7
         convs, deconvs = mirrored_encoder_decoder(sizes, [c, *channels], kernel_size, upsample)
         self.code_shape = (channels[-1], sizes[-1], sizes[-1])  # (32, 7, 7)
+        if latent_dim is None:  # fully convolutional: the feature map is the code
+            self.encoder = convs                                  # ends with a ReLU
+            self.decoder = nn.Sequential(deconvs, nn.Sigmoid())
+            return
         n_code = math.prod(self.code_shape)
         self.encoder = nn.Sequential(convs, nn.Flatten(), nn.Linear(n_code, latent_dim))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, n_code), nn.ReLU(), nn.Unflatten(1, self.code_shape),
                                      deconvs, nn.Sigmoid())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)  # (B, C, H, W) -> (B, latent_dim)
+        return self.encoder(x)  # (B, C, H, W) -> (B, latent_dim), or (B, *code_shape) when fully convolutional
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)  # (B, latent_dim) -> (B, C, H, W)
+        return self.decoder(z)  # (B, latent_dim) or (B, *code_shape) -> (B, C, H, W)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))

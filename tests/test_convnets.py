@@ -96,3 +96,13 @@ def test_period2_energy_known_answers():
     assert period2_energy(torch.ones(3, 8, 8)).shape == (3,)
     with pytest.raises(ValueError, match="too small"):
         period2_energy(torch.ones(4, 4), border=2)
+
+
+def test_fully_convolutional_autoencoder():
+    m = ConvAutoencoder(None, channels=(4, 8))
+    x = torch.rand(2, 1, 28, 28)
+    z = m.encode(x)
+    assert z.shape == (2, *m.code_shape) == (2, 8, 7, 7)
+    assert m.decode(z).shape == x.shape
+    with pytest.raises(ValueError, match="latent_dim"):
+        ConvAutoencoder(0)
