@@ -167,7 +167,9 @@ def results_markdown(results: dict, argv: list[str]) -> str:
     parts = ["# Benchmark results", "",
              "Written by `make bench` (`python bench/run_all.py" + (" " + " ".join(argv) if argv else "") + "`). "
              "Every ratio compares two runs made in the same process on the machine below; see bench/README.md "
-             "for what each row measures.", ""]
+             "for what each row measures. Data: Fashion-MNIST, 60,000 train / 10,000 test images (the 60,000-image "
+             "set available on the course machines, where full MNIST is not installed; same shape and size as MNIST, "
+             "so timings carry over, losses do not).", ""]
     if results.get("caveats"):
         parts += ["**Caveats.** " + " ".join(results["caveats"]), ""]
     parts += ["## Machine", "", markdown_table(["", ""], [[k, str(v)] for k, v in m.items()]), "",
@@ -197,6 +199,22 @@ def results_markdown(results: dict, argv: list[str]) -> str:
         parts += ["## Notebooks", ""] + [f"- {mode}: {src}" for mode, src in results["notebook_source"].items()] + [""]
     parts += ["## Quality: headline numbers", "", quality_table(results.get("quality", [])), ""]
     return "\n".join(parts)
+
+
+def _busy(m: dict) -> str | None:
+    """A caveat when the 1-minute load average exceeded the core count at start or end: other work competed."""
+    loads = []
+    for key in ("load_average_start", "load_average_end"):
+        try:
+            loads.append(float(str(m.get(key, "")).split(" / ")[0]))
+        except ValueError:
+            pass
+    cores = m.get("cores") or 1
+    if loads and max(loads) > cores:
+        return (f"The machine was busy (1-minute load average up to {max(loads):.1f} on {cores} cores): other "
+                "processes competed for the CPU, so absolute times are inflated and ratios are noisier than on a "
+                "quiet machine.")
+    return None
 
 
 def _times(ts: list[float], digits: int = 3) -> str:
@@ -241,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         results["budgets"] = [b for mode, rs in rows.items() for b in notebook_bench.budget_rows(rs, mode)]
         results["quality"] = notebook_bench.quality_rows(rows) if rows else notebook_bench.quality_rows()
     results["machine"]["load_average_end"] = load_average()
+    busy = _busy(results["machine"])
+    if busy:
+        results["caveats"].append(busy)
 
     print("\n" + markdown_table(MAIN_HEADER, summary_rows(results)))
     print("\nquality (headline numbers):\n" + quality_table(results["quality"]))
