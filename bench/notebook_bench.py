@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,15 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
 BUDGETS = {"quick": {"wall_s": 30.0, "peak_rss_mib": 3072.0},
            "full": {"wall_s": 600.0, "peak_rss_mib": 3072.0}}
-
-
-def _run_notebooks_module():
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import run_notebooks
-    finally:
-        sys.path.pop(0)
-    return run_notebooks
 
 
 def notebook_paths(names: list[str] | None = None) -> list[Path]:
@@ -42,7 +34,6 @@ def run_notebooks(mode: str, notebooks: list[Path], kernel: str | None = "genmod
     """Execute each notebook with tools/run_notebooks.run_one (own papermill process; RSS from wait4)."""
     if mode not in BUDGETS:
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
-    rn = _run_notebooks_module()
     out_dir = BUILD / "bench" / "executed" / mode
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LAB_QUICK="1" if mode == "quick" else "0", LAB_BUILD_DIR=str(BUILD))
@@ -50,11 +41,36 @@ def run_notebooks(mode: str, notebooks: list[Path], kernel: str | None = "genmod
     rows = []
     for nb in notebooks:
         print(f"  running {nb.name} ({mode}) ...", flush=True)
-        row = rn.run_one(nb, out_dir, kernel, [], env)
+        row = run_one_fresh(nb, out_dir, kernel, env)
         metrics_path = BUILD / "metrics" / f"{nb.stem}.json"
         row["metrics"] = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
         rows.append(row)
     return rows
+
+
+# Linux keeps a process's peak RSS across exec, and a vfork()ed child (Python's subprocess) starts from its
+# parent's: papermill started from this process (torch and 60,000 images loaded) would report this process's
+# peak as its own. So each notebook is started from a small fresh Python that only runs tools/run_notebooks.
+_HELPER = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import run_notebooks
+a = json.loads(sys.argv[2])
+row = run_notebooks.run_one(Path(a["nb"]), Path(a["out_dir"]), a["kernel"], [], dict(a["env"]))
+print("ROW " + json.dumps(row))
+"""
+
+
+def run_one_fresh(nb: Path, out_dir: Path, kernel: str | None, env: dict) -> dict:
+    """tools/run_notebooks.run_one, called from a fresh small process so that its peak RSS is the notebook's own."""
+    args = json.dumps({"nb": str(nb), "out_dir": str(out_dir), "kernel": kernel, "env": env})
+    proc = subprocess.run([sys.executable, "-c", _HELPER, str(ROOT / "tools"), args], env=env,
+                          capture_output=True, text=True)
+    rows = [line[4:] for line in proc.stdout.splitlines() if line.startswith("ROW ")]
+    if proc.returncode != 0 or not rows:
+        raise RuntimeError(f"could not run {nb.name}: {proc.stderr.strip()[-2000:]}")
+    return json.loads(rows[-1])
 
 
 def from_summary(mode: str) -> tuple[list[dict], str] | None:
