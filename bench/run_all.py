@@ -189,6 +189,9 @@ def results_markdown(results: dict, argv: list[str]) -> str:
         parts += [f"- 2. set-up (not in s/epoch): torchvision datasets {r['reference_setup_s']:.2f} s, "
                   f"`labhelpers.data.load` train+test {r['course_setup_s']:.2f} s. Same initial weights: "
                   f"{r['same_initial_weights']}.",
+                  f"- 2. seconds per epoch (the table shows the best): pytorch/examples "
+                  f"{_times(r['reference_history']['epoch_s'], 2)}; course {_times(r['course_history']['epoch_s'], 2)}; "
+                  f"ratio of the totals {r['mean_speedup']:.2f}x.",
                   f"- 2. test loss per image by epoch: pytorch/examples {_times(r['reference_history']['test'], 2)}; "
                   f"course {_times(r['course_history']['test'], 2)}.",
                   f"- 2. train loss per image by epoch: pytorch/examples {_times(r['reference_history']['loss'], 2)}; "

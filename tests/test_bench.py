@@ -88,6 +88,8 @@ def test_reference_vae_benchmark(tv_root):
     assert _positive(r["speedup"]) and _positive(r["reference_test_loss"]) and _positive(r["course_test_loss"])
     assert r["same_initial_weights"] is True, "the two VAEs must start from the same weights"
     assert len(r["reference_history"]["test"]) == len(r["course_history"]["test"]) == 1
+    assert len(r["course_history"]["epoch_s"]) == len(r["reference_history"]["epoch_s"]) == 1
+    assert r["course_total_s"] >= r["course_history"]["epoch_s"][0] > 0
     # one epoch on 300 random images: both losses are a BCE of ~784 * ln 2 nats per image or so
     assert 200 < r["reference_test_loss"] < 1000 and 200 < r["course_test_loss"] < 1000
 
