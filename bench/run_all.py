@@ -52,7 +52,7 @@ def cold_load(split: str = "train", limit: int | None = None):
     """labhelpers.data.load as a fresh process sees it: the checksum cache emptied first."""
     import labhelpers.data as lhd
 
-    lhd._digest_cache.clear()
+    lhd._verified.clear()
     return lhd.load(DATASET, split, limit=limit)
 
 

@@ -181,16 +181,22 @@ def find(name: str, split: str) -> list[Path]:
 
 
 def verify(path: Path, spec: FileSpec) -> None:
-    """Raise ChecksumError unless `path` matches the published md5 or the decompressed sha256."""
-    md5, sha256 = _digests(path)
-    if (spec.md5 and md5 == spec.md5) or (spec.sha256 and sha256 == spec.sha256):
+    """Raise ChecksumError unless `path` matches the published md5 or the sha256 of its decompressed bytes."""
+    key = _cache_key(path)
+    if key in _verified or (not spec.md5 and not spec.sha256):
         return
-    if not spec.md5 and not spec.sha256:
-        return
-    raise ChecksumError(
-        f"{path} is corrupted or truncated (md5 {md5}, expected {spec.md5 or '-'}; sha256 of content "
-        f"{sha256}, expected {spec.sha256 or '-'}). It was not used. Delete it and run `make data` "
-        f"to fetch it again.")
+    raw = path.read_bytes()
+    md5 = hashlib.md5(raw).hexdigest()
+    if not (spec.md5 and md5 == spec.md5):
+        content = _decompress(path, raw, strict=False)
+        sha256 = hashlib.sha256(content).hexdigest()
+        if not (spec.sha256 and sha256 == spec.sha256):
+            raise ChecksumError(
+                f"{path} is corrupted or truncated (md5 {md5}, expected {spec.md5 or '-'}; sha256 of content "
+                f"{sha256}, expected {spec.sha256 or '-'}). It was not used. Delete it and run `make data` "
+                f"to fetch it again.")
+        _content[key] = content  # handed to the decoder once, so the file is decompressed only once
+    _verified.add(key)
 
 
 def download(spec: FileSpec, mirrors: tuple[str, ...], folder: Path) -> Path:
@@ -300,31 +306,29 @@ def _idx_shape(path: Path) -> tuple[int, ...]:
 
 
 def _read_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as err:
-            raise ChecksumError(f"{path} is a damaged gzip file ({err}); delete it and run `make data`.") from err
-    return raw
+    """The (decompressed) bytes of a file, reusing what verify() already decompressed."""
+    content = _content.pop(_cache_key(path), None)
+    return content if content is not None else _decompress(path, path.read_bytes())
 
 
-_digest_cache: dict[tuple[str, int, int], tuple[str, str]] = {}
+def _decompress(path: Path, raw: bytes, strict: bool = True) -> bytes:
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as err:
+        if not strict:
+            return b""
+        raise ChecksumError(f"{path} is a damaged gzip file ({err}); delete it and run `make data`.") from err
 
 
-def _digests(path: Path) -> tuple[str, str]:
-    """md5 of the file and sha256 of its (decompressed) content, cached per (path, size, mtime)."""
+def _cache_key(path: Path) -> tuple[str, int, int]:
     st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _digest_cache:
-        raw = path.read_bytes()
-        md5 = hashlib.md5(raw).hexdigest()
-        try:
-            content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        except (OSError, EOFError):
-            content = b""
-        _digest_cache[key] = (md5, hashlib.sha256(content).hexdigest())
-    return _digest_cache[key]
+    return str(path), st.st_size, st.st_mtime_ns
+
+
+_verified: set[tuple[str, int, int]] = set()  # files that passed verify() in this process
+_content: dict[tuple[str, int, int], bytes] = {}
 
 
 class _lock:

@@ -110,7 +110,8 @@ def mmd(a: torch.Tensor, b: torch.Tensor, sigma: float | list[float] | tuple[flo
         raise ValueError(f"mmd: sigma must be positive (a number or a list of numbers), got {sigma}")
 
     def kernel(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        d2 = torch.cdist(u, v).pow(2)
+        # |u|^2 + |v|^2 - 2 u.v: its backward is ~10x faster than torch.cdist's on a CPU (measured in 08)
+        d2 = (u.pow(2).sum(1, keepdim=True) + v.pow(2).sum(1) - 2 * u @ v.T).clamp_min(0)
         return sum(torch.exp(-d2 / (2 * s ** 2)) for s in sigmas)
 
     k_aa, k_bb, k_ab = kernel(a, a), kernel(b, b), kernel(a, b)
