@@ -150,7 +150,9 @@ def test_syllabus_table_from_known_runs(tmp_path):
     table = update_readme.syllabus([path], quick, {})
     row = table.splitlines()[2]
     assert "[`99_sample.ipynb`](notebooks/99_sample.ipynb)" in row and "**A sample lecture**" in row
-    assert "| 12 s · 0.9 GB | not measured | mse=0.031 (quick mode) |" in row
-    assert "not measured | not measured | not measured |" in update_readme.syllabus([path], {}, {})
+    assert "| 12 s · 0.9 GB | not measured | not measured | mse=0.031 (quick mode) |" in row
+    assert "not measured | not measured | not measured | not measured |" in update_readme.syllabus([path], {}, {})
+    full_60k = {"99_sample": dict(quick["99_sample"], wall_s=95.0, peak_rss_mib=1536)}
+    assert "| 95 s · 1.5 GB |" in update_readme.syllabus([path], quick, {}, full_60k)
     with pytest.raises(ValueError, match="syllabus"):
         update_readme.render("# no markers", table)

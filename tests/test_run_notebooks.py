@@ -30,12 +30,26 @@ def test_run_notebooks_overrides_parameter_and_collects_metrics(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     metrics = json.loads((build / "metrics" / "99_tiny.json").read_text())
     assert metrics["value"] == 105 and metrics["quick_seen"] is True and metrics["mode"] == "quick"
-    summary = json.loads((build / "run_summary_quick.json").read_text())
+    summary = json.loads((build / "run_summary_quick_scale-5.json").read_text())  # runs with parameters apart
     assert summary[0]["notebook"] == "99_tiny" and summary[0]["ok"] and summary[0]["wall_s"] > 0
+    assert summary[0]["parameters"] == {"scale": "5"}
     assert summary[0]["peak_rss_mib"] > 50  # the kernel's memory is included
     assert "| 99_tiny | quick | ok |" in out.stdout and "value=105" in out.stdout
     executed = nbformat.read(build / "executed" / "quick" / "99_tiny.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+
+def test_summary_of_a_subset_run_keeps_the_other_notebooks(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    rn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rn)
+    monkeypatch.setattr(rn, "BUILD", tmp_path)
+    row = lambda name, wall: {"notebook": name, "ok": True, "wall_s": wall, "peak_rss_mib": 1}
+    rn.write_summary([row("01_a", 1.0), row("02_b", 2.0)], "full", [])
+    path = rn.write_summary([row("02_b", 3.0)], "full", [])
+    assert [(r["notebook"], r["wall_s"]) for r in json.loads(path.read_text())] == [("01_a", 1.0), ("02_b", 3.0)]
 
 
 def test_failing_notebook_is_reported(tmp_path):

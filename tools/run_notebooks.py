@@ -62,6 +62,18 @@ def summary_table(rows: list[dict], mode: str) -> str:
     return "\n".join(lines)
 
 
+def write_summary(rows: list[dict], mode: str, parameters: list[tuple[str, str]]) -> Path:
+    """Merge this run's rows into build/run_summary_<mode>[_<parameters>].json (a subset run keeps the others)."""
+    suffix = "".join(f"_{k}-{v}" for k, v in parameters)
+    path = BUILD / f"run_summary_{mode}{suffix}.json"
+    merged = {r["notebook"]: r for r in (json.loads(path.read_text()) if path.exists() else [])}
+    merged.update({r["notebook"]: dict(r, parameters=dict(parameters)) for r in rows})
+    ordered = [merged[k] for k in sorted(merged)]
+    path.write_text(json.dumps(ordered, indent=2) + "\n")
+    path.with_suffix(".md").write_text(summary_table(ordered, mode) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path)
@@ -89,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  FAILED: see {out_dir / (nb.stem + '.log')}", flush=True)
         rows.append(row)
     table = summary_table(rows, mode)
-    (BUILD / f"run_summary_{mode}.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (BUILD / f"run_summary_{mode}.md").write_text(table + "\n")
+    write_summary(rows, mode, args.parameter)
     print("\n" + table)
     return 0 if all(r["ok"] for r in rows) else 1
 
