@@ -8,8 +8,16 @@ from .config import checkpoint_path, record_metrics, setting, use_quick
 from .data import batches, load
 from .metrics import accuracy, auroc, psnr
 from .plotting import compare_images, latent_scatter, loss_curves, show_images
-from .training import (fit, get_device, load_checkpoint, predict, progress, save_checkpoint,
-                       seed_everything, train_or_load)
+from .training import (
+    fit,
+    get_device,
+    load_checkpoint,
+    predict,
+    progress,
+    save_checkpoint,
+    seed_everything,
+    train_or_load,
+)
 from .widgets import interactive_figure, slider
 
 
@@ -28,7 +36,6 @@ __all__ = [
 ]
 
 from . import models  # noqa: E402
-from .models import (MLPAutoencoder, SmallCNN, classify, fit_gaussian, reconstruction_loss,  # noqa: E402
-                     train_classifier)
+from .models import MLPAutoencoder, SmallCNN, classify, fit_gaussian, reconstruction_loss, train_classifier  # noqa: E402
 
 __all__ += ["models", "MLPAutoencoder", "SmallCNN", "classify", "fit_gaussian", "reconstruction_loss", "train_classifier"]

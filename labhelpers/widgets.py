@@ -24,8 +24,8 @@ def interactive_figure(plot: Callable[..., Figure], **controls: Any) -> None:
     headless (nbval, papermill, nbconvert) the notebook keeps the static figure for the default
     values; in JupyterLab moving a control replaces that same figure (IPython display_id update).
     """
-    from IPython.display import display
     import ipywidgets as widgets
+    from IPython.display import display
 
     if not controls:
         raise ValueError("interactive_figure needs at least one control, e.g. noise=slider('noise', 0, 1, 0.1, 0.5)")

@@ -8,8 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-
 from helpers import FileServer, idx_bytes, spec_for, tiny_idx_dataset, write_files
+
 from labhelpers import data
 
 

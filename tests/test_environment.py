@@ -1,9 +1,9 @@
 """environment.yml (conda, for students) and pyproject.toml (pip, for CI) list the same dependencies."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -54,7 +54,7 @@ def headline(metrics: dict, limit: int = 4) -> str:
 
 
 def summary_table(rows: list[dict], mode: str) -> str:
-    lines = [f"| notebook | mode | status | wall (s) | peak RSS (MiB) | headline numbers |",
+    lines = ["| notebook | mode | status | wall (s) | peak RSS (MiB) | headline numbers |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['notebook']} | {mode} | {'ok' if r['ok'] else 'FAILED'} | {r['wall_s']} | "
