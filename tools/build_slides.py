@@ -23,7 +23,6 @@ import mimetypes
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import urllib.request
@@ -31,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
+from run_notebooks import run_one  # tools/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
@@ -134,16 +134,17 @@ def execute_quick(nb: Path) -> Path | None:
 
     Returns the executed copy, or None (after printing the error) when the notebook fails.
     """
-    out = BUILD / "executed" / "quick" / nb.name
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out_dir = BUILD / "executed" / "quick"
+    out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LAB_QUICK="1", TQDM_DISABLE="1", LAB_BUILD_DIR=str(BUILD))
     env.setdefault("OMP_NUM_THREADS", "1")  # several runs may share the cores
-    proc = subprocess.run([sys.executable, "-m", "papermill", str(nb), str(out), "--cwd", str(nb.parent),
-                           "--no-progress-bar", "--log-level", "WARNING"], env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
+    row = run_one(nb, out_dir, None, [], env)
+    out = Path(row["executed"])
+    if not row["ok"]:
         out.unlink(missing_ok=True)  # a half-run copy must not pass for a fresh one
+        log = (out_dir / f"{nb.stem}.log").read_text()
         print(f"build_slides: {nb.name} failed in quick mode; its deck shows the notebook as stored\n"
-              f"{proc.stdout[-1500:]}{proc.stderr[-3000:]}", flush=True)
+              f"{log[-4500:]}", flush=True)
         return None
     return out
 

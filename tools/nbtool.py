@@ -13,12 +13,12 @@ Cells whose source contains `# NBVAL_CHECK_OUTPUT` keep their output and executi
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
+from run_notebooks import run_one  # tools/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK = "NBVAL_CHECK_OUTPUT"
@@ -66,11 +66,11 @@ def to_py(src: str, dst: str) -> None:
 def refresh(path: str) -> None:
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.ipynb"
         env = dict(os.environ, LAB_QUICK="1", TQDM_DISABLE="1")
-        subprocess.run([sys.executable, "-m", "papermill", path, str(out), "--cwd", str(Path(path).parent),
-                        "-k", "genmodels-course", "--no-progress-bar"], check=True, env=env)
-        executed = nbformat.read(out, as_version=4)
+        row = run_one(Path(path).resolve(), Path(tmp), "genmodels-course", [], env)
+        if not row["ok"]:
+            raise RuntimeError(f"{path} failed in quick mode:\n{(Path(tmp) / (Path(path).stem + '.log')).read_text()}")
+        executed = nbformat.read(row["executed"], as_version=4)
     executed.cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nbformat.write(clean(nb, executed), path)
 
