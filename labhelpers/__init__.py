@@ -4,7 +4,7 @@ The notebooks teach the models; this package removes the boilerplate that is not
 """
 
 from . import config, data, metrics, plotting, training, widgets
-from .config import checkpoint_path, record_metrics, setting, use_quick
+from .config import checkpoint_path, claim, claims, record_metrics, setting, start, use_quick, verdict
 from .data import batches, load
 from .metrics import accuracy, auroc, psnr
 from .plotting import compare_images, latent_scatter, loss_curves, show_images
@@ -29,7 +29,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "config", "data", "metrics", "plotting", "training", "widgets", "QUICK",
-    "checkpoint_path", "record_metrics", "setting", "use_quick", "batches", "load",
+    "checkpoint_path", "claim", "claims", "record_metrics", "setting", "start", "use_quick", "verdict", "batches", "load",
     "accuracy", "auroc", "psnr", "compare_images", "latent_scatter", "loss_curves", "show_images",
     "fit", "get_device", "load_checkpoint", "predict", "progress", "save_checkpoint",
     "seed_everything", "train_or_load", "interactive_figure", "slider",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import os
 import random
 import tempfile
@@ -18,8 +21,20 @@ from .data import batches
 
 def get_device(device: str | None = "auto") -> torch.device:
     """Return the requested device, or the best available one (cuda, mps, cpu) for "auto" (01)."""
-    if device not in (None, "auto"):
-        return torch.device(device)
+    if device in (None, "auto"):
+        pass
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device={device!r} is not a device; use \"cpu\", \"cuda\", \"mps\" or \"auto\"") from err
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but this machine has no CUDA GPU; use device=\"auto\" or \"cpu\"")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device={device!r} but MPS is not available here; use device=\"auto\" or \"cpu\"")
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device={device!r}: the course runs on \"cpu\", \"cuda\" or \"mps\" (or \"auto\")")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -99,13 +114,64 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                            "rerun the notebook to train again") from err
 
 
-def train_or_load(model: torch.nn.Module, path: str | Path, train: Callable[[], Any]) -> bool:
-    """Load `model`'s weights from `path` if present, else call `train()` and save; True if loaded (02)."""
+def _source_of(cls: type) -> str:
+    """The source of a module class's own methods (works for classes defined in notebook cells)."""
+    parts = []
+    for attr in sorted(vars(cls)):
+        fn = vars(cls)[attr]
+        if callable(fn) and hasattr(fn, "__code__"):
+            try:
+                parts.append(inspect.getsource(fn))
+            except (OSError, TypeError):
+                parts.append(fn.__code__.co_code.hex())
+    return "\n".join(parts)
+
+
+def model_fingerprint(model: torch.nn.Module, settings: dict[str, Any] | None = None) -> str:
+    """A short hash of everything that changes trained weights: settings, architecture and the model's code (02)."""
+    h = hashlib.sha256()
+    h.update(json.dumps(settings or {}, sort_keys=True, default=str).encode())
+    h.update(repr(model).encode())
+    for name, tensor in model.state_dict().items():
+        h.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+    for cls in sorted({type(m) for m in model.modules()}, key=lambda c: c.__qualname__):
+        if not cls.__module__.startswith("torch."):
+            h.update(_source_of(cls).encode())
+    return h.hexdigest()[:12]
+
+
+def train_or_load(model: torch.nn.Module, path: str | Path, train: Callable[[], Any],
+                  settings: dict[str, Any] | None = None) -> bool:
+    """Load `model`'s weights if a checkpoint for exactly these settings and code exists, else train and save.
+
+    The file name gets a fingerprint of `settings` (seed, lr, steps, data size, dataset, ...), the model's
+    architecture and its code, so changing any of them trains afresh; the settings are stored beside the
+    weights and checked on load. Prints whether the weights were trained or loaded (and from where).
+    Returns True if loaded (02).
+    """
     path = Path(path)
-    if path.exists():
+    if settings is not None and not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict of the values that change the weights, got {type(settings).__name__}")
+    if not callable(train):
+        raise TypeError("train must be a function that trains the model, e.g. lambda: lh.fit(model, ...)")
+    key = model_fingerprint(model, settings)
+    path = path.with_name(f"{path.stem}-{key}{path.suffix or '.pt'}")
+    meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") != key:
+            raise RuntimeError(f"{meta_path} describes other settings than its name says; delete {path} and rerun")
         model.load_state_dict(load_checkpoint(path))
         model.eval()
+        print(f"loaded weights from {path.name} (trained earlier with these settings; delete it to retrain)")
         return True
+    before = [p.detach().clone() for p in model.parameters()]
     train()
+    if before and all(torch.equal(b, p.detach()) for b, p in zip(before, model.parameters())):
+        raise RuntimeError(f"train() left every weight of {type(model).__name__} unchanged, so nothing is saved to "
+                           f"{path.name}; check that it updates this model (optimizer over model.parameters())")
     save_checkpoint(model.state_dict(), path)
+    from .config import write_json_atomic
+    write_json_atomic(meta_path, {"fingerprint": key, "settings": settings or {}, "model": type(model).__name__})
+    print(f"trained and saved to {path.name}")
     return False

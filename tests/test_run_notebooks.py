@@ -28,14 +28,15 @@ def test_run_notebooks_overrides_parameter_and_collects_metrics(tmp_path):
                          env={**__import__("os").environ, "LAB_BUILD_DIR": str(build)},
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    metrics = json.loads((build / "metrics" / "99_tiny.json").read_text())
+    assert not (build / "metrics" / "99_tiny.json").exists()  # other parameters never touch the default run
+    metrics = json.loads((build / "runs" / "quick_scale-5" / "metrics" / "99_tiny.json").read_text())
     assert metrics["value"] == 105 and metrics["quick_seen"] is True and metrics["mode"] == "quick"
     summary = json.loads((build / "run_summary_quick_scale-5.json").read_text())  # runs with parameters apart
     assert summary[0]["notebook"] == "99_tiny" and summary[0]["ok"] and summary[0]["wall_s"] > 0
     assert summary[0]["parameters"] == {"scale": "5"}
     assert summary[0]["peak_rss_mib"] > 50  # the kernel's memory is included
     assert "| 99_tiny | quick | ok |" in out.stdout and "value=105" in out.stdout
-    executed = nbformat.read(build / "executed" / "quick" / "99_tiny.ipynb", as_version=4)
+    executed = nbformat.read(build / "executed" / "quick_scale-5" / "99_tiny.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
 
 
@@ -61,3 +62,55 @@ def test_failing_notebook_is_reported(tmp_path):
                          env={**__import__("os").environ, "LAB_BUILD_DIR": str(tmp_path / "build")},
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "FAILED" in out.stdout
+    assert "RuntimeError: boom" in out.stdout  # the error itself, not only "see the log"
+    assert not (tmp_path / "build" / "executed" / "quick" / "98_fail.ipynb").exists()  # no half-run copy kept
+
+
+def _claim_notebook(path, holds_expr):
+    nb = new_notebook(cells=[
+        new_code_cell("import labhelpers as lh"),
+        new_code_cell("quick = None\nx = 3", metadata={"tags": ["parameters"]}),
+        new_code_cell("QUICK, device, generator = lh.start('97_claims', quick=quick)\n"
+                      f"lh.claim('x_is_three', {holds_expr}, f'x = {{x}}')\n"
+                      "lh.record_metrics('97_claims', {'x': x})"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def _run(path, build, *extra):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--no-html", *extra, str(path)],
+                          env={**__import__("os").environ, "LAB_BUILD_DIR": str(build)},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_false_claim_fails_the_full_run(tmp_path):
+    path, build = tmp_path / "97_claims.ipynb", tmp_path / "build"
+    _claim_notebook(path, "x == 3")
+    good = _run(path, build)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "| 97_claims | x_is_three | x = 3 | yes |" in good.stdout
+    metrics = json.loads((build / "metrics" / "97_claims.json").read_text())
+    assert metrics["claims"]["x_is_three"] == {"holds": True, "evidence": "x = 3", "mode": "full", "checked": True}
+    assert metrics["provenance"]["mode"] == "full" and metrics["provenance"]["commit"]
+    bad = _run(path, build, "-p", "x", "4")
+    assert bad.returncode == 1, bad.stdout
+    assert "CLAIM FAILED: 97_claims: x_is_three (x = 4)" in bad.stdout and "**NO**" in bad.stdout
+    quick = _run(path, build, "--quick", "-p", "x", "4")  # quick mode records claims but does not check them
+    assert quick.returncode == 0, quick.stdout
+    assert "not checked (quick mode, would fail)" in quick.stdout
+
+
+def test_a_failed_run_never_shows_old_numbers(tmp_path):
+    path, build = tmp_path / "97_claims.ipynb", tmp_path / "build"
+    _claim_notebook(path, "x == 3")
+    assert _run(path, build).returncode == 0
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("raise ValueError('late failure')"))
+    nbformat.write(nb, path)
+    out = _run(path, build)
+    assert out.returncode == 1 and "ValueError: late failure" in out.stdout
+    assert not (build / "metrics" / "97_claims.json").exists()
+    assert "x=3" not in out.stdout
+    summary = json.loads((build / "run_summary_full.json").read_text())
+    assert summary[0]["ok"] is False and summary[0]["metrics"] == {}

@@ -162,6 +162,8 @@ def inline_image(match: re.Match, base: Path) -> str:
 def prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop what a static deck cannot show: widget views (sliders, progress bars) and their saved state."""
     nb.metadata.pop("widgets", None)
+    hidden = ("wrong_answer", "solution")  # no solutions or stored wrong answers on a projector
+    nb.cells = [c for c in nb.cells if not set(hidden) & set(c.metadata.get("tags", []))]
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if WIDGET_MIME not in o.get("data", {})]

@@ -68,6 +68,8 @@ def student_copy(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.
     """A copy of `nb` with solutions stubbed, outputs and execution counts cleared, widget state dropped."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy
     nb.metadata.pop("widgets", None)
+    # stored wrong answers are for the instructor and the mutation test, never for students
+    nb.cells = [c for c in nb.cells if "wrong_answer" not in c.get("metadata", {}).get("tags", [])]
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

@@ -4,7 +4,14 @@ usage: python tools/run_notebooks.py [--quick] [--kernel NAME] [-p NAME VALUE]..
 
 Each notebook runs in its own papermill process (working directory notebooks/), so its
 wall time and peak memory (largest RSS of papermill and its kernel, from wait4) are its
-own. Headline numbers come from build/metrics/<notebook>.json, written by the notebook.
+own. Headline numbers and claims come from the metrics JSON the notebook writes
+(build/metrics/<notebook>.json for the default parameters; build/runs/<mode>_<params>/ for
+others, so a run with other parameters never overwrites the default run's files).
+
+A notebook's old metrics and executed copy are removed before it runs, and an executed copy is
+kept only when the run succeeded, so nothing from a failed or killed run is reported or reused.
+In full mode the claims table is printed and the exit status is 1 when a notebook fails or a
+claim does not hold; quick-mode claims are listed as not checked.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,15 +37,47 @@ def run_one(nb: Path, out_dir: Path, kernel: str | None, params: list[tuple[str,
         cmd += ["-k", kernel]
     for name, value in params:
         cmd += ["-p", name, value]
+    partial = out.with_name(f".{out.name}.partial")
+    cmd[4] = str(partial)
+    out.unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+    def stop(signum, _frame):  # a killed runner leaves no papermill or kernel behind
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        partial.unlink(missing_ok=True)
+        raise SystemExit(128 + signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        log = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     (out_dir / f"{nb.stem}.log").write_text(log)
+    if code == 0:
+        os.replace(partial, out)
+    else:
+        partial.unlink(missing_ok=True)
     return {"notebook": nb.stem, "ok": code == 0, "wall_s": round(wall, 1),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024), "executed": str(out)}
+            "peak_rss_mib": round(usage.ru_maxrss / 1024), "executed": str(out) if code == 0 else None,
+            "error": "" if code == 0 else error_line(log)}
+
+
+def error_line(log: str) -> str:
+    """The line of a papermill log that names the error (the last traceback line)."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ("Error" in ln or "Exception" in ln) and ":" in ln and not ln.startswith(("File ", "---", "Traceback")):
+            return ln[:300]
+    return lines[-1][:300] if lines else "no output"
 
 
 def export_html(executed: Path, html_dir: Path) -> None:
@@ -53,24 +93,55 @@ def headline(metrics: dict, limit: int = 4) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
 
 
+def claims_rows(rows: list[dict]) -> list[dict]:
+    """One row per claim of every notebook run: notebook, claim, evidence, holds, checked."""
+    out = []
+    for r in rows:
+        for name, c in (r.get("metrics") or {}).get("claims", {}).items():
+            out.append({"notebook": r["notebook"], "claim": name, "evidence": c.get("evidence", ""),
+                        "holds": bool(c.get("holds")), "checked": bool(c.get("checked", c.get("mode") == "full"))})
+    return out
+
+
+def claims_table(claims: list[dict]) -> str:
+    lines = ["| notebook | claim | evidence | holds |", "|---|---|---|---|"]
+    for c in claims:
+        verdict = ("yes" if c["holds"] else "**NO**") if c["checked"] else \
+            f"not checked (quick mode{'' if c['holds'] else ', would fail'})"
+        lines.append(f"| {c['notebook']} | {c['claim']} | {c['evidence'].replace('|', '/')} | {verdict} |")
+    return "\n".join(lines)
+
+
 def summary_table(rows: list[dict], mode: str) -> str:
     lines = ["| notebook | mode | status | wall (s) | peak RSS (MiB) | headline numbers |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['notebook']} | {mode} | {'ok' if r['ok'] else 'FAILED'} | {r['wall_s']} | "
-                     f"{r['peak_rss_mib']} | {r.get('headline', '')} |")
+        status = "ok" if r["ok"] else "FAILED: " + r.get("error", "").replace("|", "/")[:120]
+        lines.append(f"| {r['notebook']} | {mode} | {status} | {r['wall_s']} | "
+                     f"{r['peak_rss_mib']} | {r.get('headline', '') if r['ok'] else ''} |")
     return "\n".join(lines)
 
 
+def variant(mode: str, parameters: list[tuple[str, str]]) -> str:
+    """The name of a run's variant: 'full', 'quick', or e.g. 'full_seed-1' for other parameters."""
+    return mode + "".join(f"_{k}-{v}".replace("/", "-") for k, v in parameters)
+
+
 def write_summary(rows: list[dict], mode: str, parameters: list[tuple[str, str]]) -> Path:
-    """Merge this run's rows into build/run_summary_<mode>[_<parameters>].json (a subset run keeps the others)."""
-    suffix = "".join(f"_{k}-{v}" for k, v in parameters)
-    path = BUILD / f"run_summary_{mode}{suffix}.json"
-    merged = {r["notebook"]: r for r in (json.loads(path.read_text()) if path.exists() else [])}
-    merged.update({r["notebook"]: dict(r, parameters=dict(parameters)) for r in rows})
-    ordered = [merged[k] for k in sorted(merged)]
-    path.write_text(json.dumps(ordered, indent=2) + "\n")
-    path.with_suffix(".md").write_text(summary_table(ordered, mode) + "\n")
+    """Merge this run's rows into build/run_summary_<variant>.json under a lock (a subset run keeps the others)."""
+    sys.path.insert(0, str(ROOT))
+    from labhelpers.config import locked, write_json_atomic
+
+    path = BUILD / f"run_summary_{variant(mode, parameters)}.json"
+    with locked(path):
+        merged = {r["notebook"]: r for r in (json.loads(path.read_text()) if path.exists() else [])}
+        merged.update({r["notebook"]: dict(r, parameters=dict(parameters), mode=mode) for r in rows})
+        ordered = [merged[k] for k in sorted(merged)]
+        write_json_atomic(path, ordered)
+        md = summary_table(ordered, mode) + "\n\n" + claims_table(claims_rows(ordered)) + "\n"
+        tmp = path.with_suffix(".md.tmp")
+        tmp.write_text(md)
+        os.replace(tmp, path.with_suffix(".md"))
     return path
 
 
@@ -84,26 +155,43 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     mode = "quick" if args.quick else "full"
-    out_dir, html_dir = BUILD / "executed" / mode, BUILD / "html" / mode
+    name = variant(mode, args.parameter)
+    out_dir, html_dir = BUILD / "executed" / name, BUILD / "html" / name
+    # default-parameter runs write build/metrics/ (what the README shows); other parameters keep apart
+    metrics_dir = BUILD / "metrics" if not args.parameter else BUILD / "runs" / name / "metrics"
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, LAB_QUICK="1" if args.quick else "0", LAB_BUILD_DIR=str(BUILD))
+    env = dict(os.environ, LAB_QUICK="1" if args.quick else "0", LAB_BUILD_DIR=str(BUILD),
+               LAB_METRICS_DIR=str(metrics_dir))
+    env.setdefault("OMP_NUM_THREADS", "2")  # pinned: the README's numbers were made with 2 threads
     rows = []
     for nb in notebooks:
         nb = nb.resolve()
         print(f"running {nb.name} ({mode}) ...", flush=True)
+        metrics_path = metrics_dir / f"{nb.stem}.json"
+        metrics_path.unlink(missing_ok=True)  # never report a previous run's numbers
         row = run_one(nb, out_dir, args.kernel, args.parameter, env)
-        metrics_path = BUILD / "metrics" / f"{nb.stem}.json"
-        row["metrics"] = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        row["metrics"] = json.loads(metrics_path.read_text()) if row["ok"] and metrics_path.exists() else {}
+        if not row["ok"]:
+            metrics_path.unlink(missing_ok=True)
         row["headline"] = headline(row["metrics"])
         if row["ok"] and not args.no_html:
             export_html(Path(row["executed"]), html_dir)
         if not row["ok"]:
-            print(f"  FAILED: see {out_dir / (nb.stem + '.log')}", flush=True)
+            print(f"  FAILED: {row['error']}\n  (log: {out_dir / (nb.stem + '.log')})", flush=True)
         rows.append(row)
-    table = summary_table(rows, mode)
     write_summary(rows, mode, args.parameter)
-    print("\n" + table)
-    return 0 if all(r["ok"] for r in rows) else 1
+    claims = claims_rows(rows)
+    print("\n" + summary_table(rows, mode))
+    print("\n" + claims_table(claims))
+    failed_claims = [c for c in claims if c["checked"] and not c["holds"]]
+    for c in failed_claims:
+        print(f"CLAIM FAILED: {c['notebook']}: {c['claim']} ({c['evidence']})", flush=True)
+    if mode == "full":
+        for r in rows:
+            if r["ok"] and not r["metrics"].get("claims"):
+                print(f"NO CLAIMS: {r['notebook']} recorded no claims (lh.claim)", flush=True)
+                failed_claims.append(r)
+    return 0 if all(r["ok"] for r in rows) and not failed_claims else 1
 
 
 if __name__ == "__main__":
