@@ -1,12 +1,15 @@
 """labhelpers: the small helper package of the generative-models course.
 
-The notebooks teach the models; this package removes the boilerplate that is not the lesson.
+Hand-written modules hold what is not the lesson: `config` (modes, parameters, claims, metrics),
+`data`, `plotting`, `training` (one fit loop, checkpoints, progress), `widgets`. Every other module
+is GENERATED from a lecture's cells tagged `export` (see CONTRIBUTING.md): `gendisc` (01),
+`autoencoder` (02), `convnets` (03), `denoising` (04), `vae` (05), `gan` (06), `pixelcnn` (07),
+`evaluation` (08). The notebooks teach the models; this package lets later lectures reuse them.
 """
 
-from . import config, data, metrics, plotting, training, widgets
+from . import config, data, plotting, training, widgets
 from .config import checkpoint_path, claim, claims, record_metrics, setting, start, use_quick, verdict
 from .data import batches, load
-from .metrics import accuracy, auroc, psnr
 from .plotting import compare_images, latent_scatter, loss_curves, show_images
 from .training import (
     fit,
@@ -28,14 +31,17 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "config", "data", "metrics", "plotting", "training", "widgets", "QUICK",
-    "checkpoint_path", "claim", "claims", "record_metrics", "setting", "start", "use_quick", "verdict", "batches", "load",
-    "accuracy", "auroc", "psnr", "compare_images", "latent_scatter", "loss_curves", "show_images",
+    "config", "data", "plotting", "training", "widgets", "QUICK",
+    "checkpoint_path", "claim", "claims", "record_metrics", "setting", "start", "use_quick", "verdict",
+    "batches", "load", "compare_images", "latent_scatter", "loss_curves", "show_images",
     "fit", "get_device", "load_checkpoint", "predict", "progress", "save_checkpoint",
     "seed_everything", "train_or_load", "interactive_figure", "slider",
 ]
 
-from . import models  # noqa: E402
-from .models import MLPAutoencoder, SmallCNN, classify, fit_gaussian, reconstruction_loss, train_classifier  # noqa: E402
+# What the lectures taught, for later lectures (generated modules).
+from .autoencoder import MLPAutoencoder, reconstruction_loss  # noqa: E402  (02)
+from .denoising import psnr  # noqa: E402  (04)
+from .gendisc import SmallCNN, accuracy, auroc, classify, fit_gaussian, train_classifier  # noqa: E402  (01)
 
-__all__ += ["models", "MLPAutoencoder", "SmallCNN", "classify", "fit_gaussian", "reconstruction_loss", "train_classifier"]
+__all__ += ["MLPAutoencoder", "reconstruction_loss", "psnr", "SmallCNN", "accuracy", "auroc", "classify",
+            "fit_gaussian", "train_classifier"]
