@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import struct
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -21,14 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import REPO_ROOT
+from .config import REPO_ROOT, parse_bool
 
 DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", REPO_ROOT / "data"))
 SYSTEM_DIRS = [Path("/usr/share/datasets")]
 SPLITS = ("train", "test")
-OFFLINE = os.environ.get("LAB_OFFLINE") == "1"
-TIMEOUT_S = 20
+OFFLINE = bool(parse_bool(os.environ.get("LAB_OFFLINE", "0"), "LAB_OFFLINE"))
+TIMEOUT_S = float(os.environ.get("LAB_DOWNLOAD_TIMEOUT", "5"))  # per connection attempt: fail fast offline
 _CHUNK = 1 << 20
+_failed_mirrors: set[str] = set()  # mirrors that failed once are not tried again in this process
 
 
 class ChecksumError(RuntimeError):
@@ -45,11 +47,13 @@ class IDXFormatError(ValueError):
 
 @dataclass(frozen=True)
 class FileSpec:
-    """One published file: its name, md5 of the file as published, sha256 of its decompressed bytes."""
+    """One published file: its name, sha256 of the file as published (`file_sha256`), sha256 of its
+    decompressed bytes (`sha256`, robust to re-gzipping), and md5 (used only when no sha256 is known)."""
 
     name: str
     md5: str | None = None
     sha256: str | None = None
+    file_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,13 +77,17 @@ DATASETS: dict[str, DatasetSpec] = {
         folder="mnist",
         format="idx",
         files={
-            "train": (FileSpec("train-images-idx3-ubyte.gz", md5="f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-                      FileSpec("train-labels-idx1-ubyte.gz", md5="d53e105ee54ea40749a09fcbcd1e9432")),
-            "test": (FileSpec("t10k-images-idx3-ubyte.gz", md5="9fb629c4189551a2d022fa330f9573f3"),
-                     FileSpec("t10k-labels-idx1-ubyte.gz", md5="ec29112dd5afa0611ce80d1b7f02629c")),
+            "train": (FileSpec("train-images-idx3-ubyte.gz", md5="f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                               file_sha256="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+                      FileSpec("train-labels-idx1-ubyte.gz", md5="d53e105ee54ea40749a09fcbcd1e9432",
+                               file_sha256="3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c")),
+            "test": (FileSpec("t10k-images-idx3-ubyte.gz", md5="9fb629c4189551a2d022fa330f9573f3",
+                              file_sha256="8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+                     FileSpec("t10k-labels-idx1-ubyte.gz", md5="ec29112dd5afa0611ce80d1b7f02629c",
+                              file_sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6")),
         },
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                 "http://yann.lecun.com/exdb/mnist/"),
+                 "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         install_hint="run `make data` where the network reaches the MNIST mirrors",
         sample_folder="mnist-sample",
         sample={
@@ -106,17 +114,19 @@ DATASETS: dict[str, DatasetSpec] = {
                      FileSpec("t10k-labels-idx1-ubyte.gz", md5="bb300cfdad3c16e7a12a480ee83cd310",
                               sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")),
         },
-        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        mirrors=("https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",),
         install_hint="`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu) or `make data`",
     ),
     "svhn": DatasetSpec(
         folder="svhn",
         format="svhn-mat",
         files={
-            "train": (FileSpec("train_32x32.mat", md5="e26dedcc434d2e4c54c9b2d4a06d8373"),),
-            "test": (FileSpec("test_32x32.mat", md5="eb5a983be6a315427106f1b164d9cef3"),),
+            "train": (FileSpec("train_32x32.mat", md5="e26dedcc434d2e4c54c9b2d4a06d8373",
+                               file_sha256="435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8"),),
+            "test": (FileSpec("test_32x32.mat", md5="eb5a983be6a315427106f1b164d9cef3",
+                              file_sha256="cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b"),),
         },
-        mirrors=("http://ufldl.stanford.edu/housenumbers/",),
+        mirrors=("https://ufldl.stanford.edu/housenumbers/",),
         install_hint="run `make data` where the network reaches ufldl.stanford.edu "
                      "(or copy train_32x32.mat / test_32x32.mat there)",
     ),
@@ -131,6 +141,12 @@ def load(name: str, split: str = "train", device: str | torch.device | None = No
     spec = _spec(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for {name!r}; valid splits: {', '.join(SPLITS)}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit={limit!r} must be a whole number >= 1 (how many images), or None for all")
+    if device is not None:
+        from .training import get_device
+
+        device = get_device(device)
     paths = find(name, split)
     x, y = (_decode_idx(*paths) if spec.format == "idx" else _decode_svhn(*paths))
     if limit is not None:
@@ -149,24 +165,27 @@ def find(name: str, split: str) -> list[Path]:
         looked.append(str(folder))
         paths = [folder / f.name for f in files]
         if all(p.exists() for p in paths):
+            system = folder.parent != DATA_DIR
             for p, f in zip(paths, files):
-                verify(p, f)
+                fix = (f"it belongs to a system package: reinstall it ({spec.install_hint.split(' or ')[0]}, with "
+                       f"--reinstall), or remove {folder} so the course looks elsewhere") if system else \
+                    f"delete it and run `make data` to fetch it again (or copy a good {f.name} there)"
+                verify(p, f, fix)
             return paths
     if not OFFLINE and spec.mirrors:
-        errors = []
         try:
             return [download(f, spec.mirrors, DATA_DIR / spec.folder) for f in files]
         except (OSError, ChecksumError) as err:
-            errors.append(str(err))
-        looked.append(f"download from {', '.join(spec.mirrors)} ({errors[-1]})")
+            looked.append(f"download from {', '.join(spec.mirrors)} ({err})")
     else:
-        looked.append("download (skipped: LAB_OFFLINE=1)" if OFFLINE else "download (no mirror)")
+        looked.append("download (skipped: LAB_OFFLINE is set)" if OFFLINE else "download (no mirror)")
     if spec.sample is not None:
         folder = DATA_DIR / spec.sample_folder
         paths = [folder / f.name for f in spec.sample[split]]
         if all(p.exists() for p in paths):
             for p, f in zip(paths, spec.sample[split]):
-                verify(p, f)
+                verify(p, f, f"it is tracked in git: restore it with `git checkout -- {p.relative_to(DATA_DIR.parent)}`"
+                       if p.is_relative_to(DATA_DIR.parent) else "restore it from the course repository")
             if name not in _announced:
                 _announced.add(name)
                 n = sum(_idx_shape(p)[0] for p in _sample_image_files(spec))
@@ -180,22 +199,29 @@ def find(name: str, split: str) -> list[Path]:
           f"into {DATA_DIR / spec.folder}.")
 
 
-def verify(path: Path, spec: FileSpec) -> None:
-    """Raise ChecksumError unless `path` matches the published md5 or the sha256 of its decompressed bytes."""
+def verify(path: Path, spec: FileSpec, fix: str = "delete it and run `make data` to fetch it again") -> None:
+    """Raise ChecksumError unless `path` matches the published file's sha256 or its content's sha256.
+
+    md5 is accepted only for files whose sha256 is unknown. `fix` says what restores this file.
+    """
     key = _cache_key(path)
-    if key in _verified or (not spec.md5 and not spec.sha256):
+    if key in _verified or (not spec.md5 and not spec.sha256 and not spec.file_sha256):
         return
     raw = path.read_bytes()
-    md5 = hashlib.md5(raw).hexdigest()
-    if not (spec.md5 and md5 == spec.md5):
-        content = _decompress(path, raw, strict=False)
-        sha256 = hashlib.sha256(content).hexdigest()
-        if not (spec.sha256 and sha256 == spec.sha256):
-            raise ChecksumError(
-                f"{path} is corrupted or truncated (md5 {md5}, expected {spec.md5 or '-'}; sha256 of content "
-                f"{sha256}, expected {spec.sha256 or '-'}). It was not used. Delete it and run `make data` "
-                f"to fetch it again.")
-        _content[key] = content  # handed to the decoder once, so the file is decompressed only once
+    if spec.file_sha256 and hashlib.sha256(raw).hexdigest() == spec.file_sha256:
+        _verified.add(key)
+        return
+    if not spec.file_sha256 and not spec.sha256 and hashlib.md5(raw).hexdigest() == spec.md5:
+        _verified.add(key)
+        return
+    content = _decompress(path, raw, strict=False)
+    sha256 = hashlib.sha256(content).hexdigest()
+    if not (spec.sha256 and sha256 == spec.sha256):
+        expected = spec.file_sha256 or spec.sha256 or spec.md5
+        raise ChecksumError(
+            f"{path} is corrupted or truncated (its checksum is not the published {expected[:16]}...). "
+            f"It was not used. To fix: {fix}.")
+    _content[key] = content  # handed to the decoder once, so the file is decompressed only once
     _verified.add(key)
 
 
@@ -207,8 +233,11 @@ def download(spec: FileSpec, mirrors: tuple[str, ...], folder: Path) -> Path:
         if target.exists():  # another process finished while we waited for the lock
             verify(target, spec)
             return target
-        problems = []
+        problems = [f"{m}: failed earlier in this process" for m in mirrors if m in _failed_mirrors]
         for mirror in mirrors:
+            if mirror in _failed_mirrors:
+                continue
+            print(f"downloading {mirror}{spec.name} (timeout {TIMEOUT_S:g} s) ...", file=sys.stderr, flush=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{spec.name}.", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as out, urllib.request.urlopen(mirror + spec.name, timeout=TIMEOUT_S) as r:
@@ -224,6 +253,8 @@ def download(spec: FileSpec, mirrors: tuple[str, ...], folder: Path) -> Path:
                 return target
             except (OSError, urllib.error.URLError, ChecksumError) as err:
                 problems.append(f"{mirror}{spec.name}: {err}")
+                if not isinstance(err, ChecksumError):
+                    _failed_mirrors.add(mirror)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
@@ -233,6 +264,12 @@ def download(spec: FileSpec, mirrors: tuple[str, ...], folder: Path) -> Path:
 def batches(*tensors: torch.Tensor, batch_size: int = 128, shuffle: bool = True,
             generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield mini-batches of in-memory tensors by (shuffled) index slicing (01)."""
+    if not tensors:
+        raise ValueError("batches needs at least one tensor, e.g. batches(x_train, batch_size=128)")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a whole number >= 1")
+    if not all(isinstance(t, torch.Tensor) for t in tensors):
+        raise TypeError(f"batches takes tensors, got {[type(t).__name__ for t in tensors]}; use torch.as_tensor")
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
         raise ValueError(f"all tensors need the same first dimension, got {[len(t) for t in tensors]}")

@@ -25,7 +25,16 @@ def _check_images(x: torch.Tensor, what: str = "images") -> torch.Tensor:
         x = x.unsqueeze(1)
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"{what}: expected shape (N, C, H, W) or (N, H, W) with C in (1, 3), got {tuple(x.shape)}")
-    return x.detach().float().cpu().clamp(0, 1)
+    if len(x) == 0:
+        raise ValueError(f"{what}: the batch is empty; pass at least one image")
+    x = x.detach().float().cpu()
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{what}: {int((~torch.isfinite(x)).sum())} pixels are NaN or infinite; the model or data "
+                         "that produced them has diverged")
+    if x.max() > 2.0 or x.min() < -1.0:
+        raise ValueError(f"{what}: pixel values range over [{x.min():.3g}, {x.max():.3g}], but images are shown in "
+                         "[0, 1]; divide 0..255 images by 255 (lh.load already returns [0, 1])")
+    return x.clamp(0, 1)
 
 
 def _grid(x: torch.Tensor, nrow: int) -> torch.Tensor:

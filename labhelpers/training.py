@@ -64,13 +64,33 @@ def fit(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor], *tensors: 
     """Train `model` by minimizing `loss_fn(model, *batch)` with Adam; return per-epoch mean losses (02)."""
     if not tensors:
         raise ValueError("fit needs at least one tensor of training data, e.g. fit(model, loss_fn, x_train)")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError("loss_fn must be a function loss_fn(model, *batch) -> scalar tensor")
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
+        raise ValueError(f"num_epochs={num_epochs!r} must be a whole number >= 1")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a whole number >= 1")
+    if optimizer is None and not (isinstance(lr, (int, float)) and 0 < lr < float("inf")):
+        raise ValueError(f"lr={lr!r} must be a positive number, e.g. 1e-3")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"{type(model).__name__} has no trainable parameters; nothing to fit")
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     history: dict[str, list[float]] = {"loss": []}
     model.train()
-    for _ in progress(range(num_epochs), desc=desc, leave=False):
+    for epoch in progress(range(num_epochs), desc=desc, leave=False):
         total, count = 0.0, 0
-        for batch in batches(*tensors, batch_size=batch_size, generator=generator):
+        for step, batch in enumerate(batches(*tensors, batch_size=batch_size, generator=generator)):
             loss = loss_fn(model, *batch)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise TypeError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
+                                f"{tuple(getattr(loss, 'shape', ()))}; reduce it with .mean()")
+            if not torch.isfinite(loss):
+                model.eval()
+                raise FloatingPointError(f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
+                                         "training diverged; lower lr, check the inputs lie in [0, 1], or clip "
+                                         "gradients")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -26,7 +26,7 @@ def svhn_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DATA_DIR", tmp_path)
     monkeypatch.setattr(data, "SYSTEM_DIRS", [])
     spec = data.DATASETS["svhn"]
-    files = {split: tuple(dataclasses.replace(f, md5=None, sha256=None) for f in fs) for split, fs in spec.files.items()}
+    files = {split: tuple(dataclasses.replace(f, md5=None, sha256=None, file_sha256=None) for f in fs) for split, fs in spec.files.items()}
     monkeypatch.setitem(data.DATASETS, "svhn", dataclasses.replace(spec, files=files))
     return folder
 

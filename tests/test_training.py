@@ -68,13 +68,47 @@ def test_checkpoint_round_trip_is_atomic_and_weights_only(tmp_path):
         lh.load_checkpoint(tmp_path / "missing.pt")
 
 
+def _trainer(model, calls, tag):
+    def train():
+        calls.append(tag)
+        with torch.no_grad():
+            model.weight.add_(1.0)
+    return train
+
+
 def test_train_or_load(tmp_path):
     calls = []
     model = torch.nn.Linear(2, 1)
-    assert lh.train_or_load(model, tmp_path / "a.pt", lambda: calls.append(1)) is False
+    assert lh.train_or_load(model, tmp_path / "a.pt", _trainer(model, calls, 1), settings={"seed": 0}) is False
     other = torch.nn.Linear(2, 1)
-    assert lh.train_or_load(other, tmp_path / "a.pt", lambda: calls.append(2)) is True
+    assert lh.train_or_load(other, tmp_path / "a.pt", _trainer(other, calls, 2), settings={"seed": 0}) is True
     assert calls == [1] and torch.equal(other.weight, model.weight)
+
+
+def test_train_or_load_never_reuses_weights_of_other_settings_or_code(tmp_path):
+    calls = []
+    model = torch.nn.Linear(2, 1)
+    lh.train_or_load(model, tmp_path / "a.pt", _trainer(model, calls, "seed0"), settings={"seed": 0, "lr": 1e-3})
+    seed1 = torch.nn.Linear(2, 1)
+    assert lh.train_or_load(seed1, tmp_path / "a.pt", _trainer(seed1, calls, "seed1"), settings={"seed": 1, "lr": 1e-3}) is False
+    wider = torch.nn.Linear(2, 3)  # another architecture under the same name
+    assert lh.train_or_load(wider, tmp_path / "a.pt", _trainer(wider, calls, "wide"), settings={"seed": 0, "lr": 1e-3}) is False
+
+    class Scaled(torch.nn.Linear):  # same shapes, other code: must not load the plain Linear's weights
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    scaled = Scaled(2, 1)
+    assert lh.train_or_load(scaled, tmp_path / "a.pt", _trainer(scaled, calls, "scaled"), settings={"seed": 0, "lr": 1e-3}) is False
+    assert calls == ["seed0", "seed1", "wide", "scaled"]
+    assert len(list(tmp_path.glob("a-*.pt"))) == 4 and len(list(tmp_path.glob("a-*.json"))) == 4
+
+
+def test_train_or_load_refuses_a_train_that_changes_nothing(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    with pytest.raises(RuntimeError, match="unchanged"):
+        lh.train_or_load(model, tmp_path / "a.pt", lambda: None, settings={"seed": 0})
+    assert not list(tmp_path.glob("*.pt"))  # nothing cached, so the next run trains
 
 
 def test_progress_is_an_iterable_wrapper():
