@@ -48,3 +48,25 @@ def test_python_versions_agree():
     floor = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     major_minor = tuple(int(p) for p in conda_python.split("=")[1].split("."))
     assert major_minor >= tuple(int(p) for p in floor.lstrip(">=").split("."))
+
+
+def test_lock_file_pins_every_dependency_within_its_specifier():
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for text in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        req = Requirement(text)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in requirements.lock; run `make lock`"
+        assert req.specifier.contains(pins[name], prereleases=True), \
+            f"requirements.lock pins {name}=={pins[name]}, outside pyproject's {req.specifier}; run `make lock`"
+
+
+def test_make_setup_installs_with_the_lock_file():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-c requirements.lock" in makefile and "$(STAMP): pyproject.toml requirements.lock" in makefile

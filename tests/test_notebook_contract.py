@@ -134,7 +134,10 @@ def test_pre_commit_config_names_the_hooks():
     for ruff in ("ruff-check", "ruff-format"):
         assert "jupyter" in hooks[ruff].get("types_or", []), f"{ruff} must also lint notebooks"
     assert "tools/nbcontract.py" in hooks["notebook-contract"]["entry"]
-    assert all(repo["repo"] == "local" or repo.get("rev") for repo in config["repos"]), "pin every hook repo"
+    import re
+    unpinned = [r["repo"] for r in config["repos"] if r["repo"] != "local" and not re.fullmatch(r"[0-9a-f]{40}", str(r.get("rev")))]
+    assert not unpinned, f"pin these hook repos to a commit hash, not a movable tag: {unpinned}"
+    assert "tools/nbtool.py export" in hooks["lesson-export"]["entry"]
 
 
 def test_syllabus_table_from_known_runs(tmp_path):

@@ -15,7 +15,13 @@ def main() -> int:
         for split in data.SPLITS:
             try:
                 paths = data.find(name, split)
-                print(f"{name:14s} {split:5s} ok: {paths[0].parent}")
+                spec = data.DATASETS[name]
+                if spec.sample_folder and paths[0].parent.name == spec.sample_folder:
+                    n = data.read_idx(paths[1]).shape[0]
+                    print(f"{name:14s} {split:5s} SAMPLE ONLY ({n:,} images from {paths[0].parent}); "
+                          f"the full set is unavailable here")
+                else:
+                    print(f"{name:14s} {split:5s} ok: {paths[0].parent}")
             except (data.DatasetNotFoundError, data.ChecksumError) as err:
                 print(f"{name:14s} {split:5s} unavailable: {str(err).splitlines()[0]}")
     return 0
