@@ -78,10 +78,14 @@ RISE_METADATA = {"theme": "white", "transition": "slide", "slideNumber": "c/t", 
 
 
 def fetch(package: str) -> Path:
-    """The package's npm tarball from the cache, downloaded and checked against its sha512 when missing."""
+    """The package's npm tarball, checked against its sha512 every time it is used (cached or downloaded)."""
     version, integrity, _ = PACKAGES[package]
     path = CACHE / f"{package}-{version}.tgz"
     algo, _, want = integrity.partition("-")
+    if path.exists() and base64.b64encode(hashlib.new(algo, path.read_bytes()).digest()).decode() != want:
+        print(f"build_slides: the cached {path.name} does not match its {algo} checksum; removed, fetching it again",
+              flush=True)
+        path.unlink()
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         url = f"{REGISTRY}/{package}/-/{package}-{version}.tgz"
@@ -90,8 +94,9 @@ def fetch(package: str) -> Path:
             with urllib.request.urlopen(url, timeout=60) as response:
                 data = response.read()
         except OSError as err:
-            raise SystemExit(f"build_slides: cannot download {url} ({err}). Run `make slides` once with access "
-                             f"to the npm registry, or put {path.name} into {CACHE}.") from err
+            raise SystemExit(f"build_slides: cannot download {url} ({err}). Run `make slides` once where the npm "
+                             f"registry is reachable (or set NPM_REGISTRY to a mirror); the tarball is then cached "
+                             f"in {CACHE} and checked against its {algo} on every build.") from err
         got = base64.b64encode(hashlib.new(algo, data).digest()).decode()
         if got != want:
             raise SystemExit(f"build_slides: {url} does not match its {algo} checksum; not using it")
@@ -103,21 +108,34 @@ def fetch(package: str) -> Path:
 
 def install_vendor(dest: Path = SLIDES / "vendor") -> Path:
     """Unpack the files the decks load into dest/<package>/ (skipped when that version is already there)."""
-    for package, (version, _, keep) in PACKAGES.items():
+    for package, (version, integrity, keep) in PACKAGES.items():
         target = dest / package
         stamp = target / ".version"
-        if stamp.exists() and stamp.read_text() == version:
+        tarball = fetch(package)  # checked against its sha512 on every build
+        if stamp.exists() and stamp.read_text() == f"{version} {integrity}" and _unpacked_matches(tarball, target, keep):
             continue
         shutil.rmtree(target, ignore_errors=True)
-        with tarfile.open(fetch(package)) as tar:
+        with tarfile.open(tarball) as tar:
             for member in tar.getmembers():
                 rel = member.name.split("/", 1)[-1]  # npm tarballs put everything under package/
                 if member.isfile() and ".." not in rel.split("/") and rel.startswith(keep):
                     out = target / rel
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_bytes(tar.extractfile(member).read())
-        stamp.write_text(version)
+        stamp.write_text(f"{version} {integrity}")
     return dest
+
+
+def _unpacked_matches(tarball: Path, target: Path, keep: tuple[str, ...]) -> bool:
+    """True when every kept file of the (verified) tarball is unpacked under target with the same bytes."""
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            rel = member.name.split("/", 1)[-1]
+            if member.isfile() and ".." not in rel.split("/") and rel.startswith(keep):
+                out = target / rel
+                if not out.is_file() or out.read_bytes() != tar.extractfile(member).read():
+                    return False
+    return True
 
 
 def executed_copy(nb: Path) -> Path | None:
