@@ -1,6 +1,9 @@
-"""Variational autoencoders: the reparameterization trick, the closed-form KL, the ELBO loss (05)."""
+"""Variational autoencoders: the reparameterization trick, the closed-form KL, the ELBO loss, the models and their training loop (05).
 
-from __future__ import annotations
+GENERATED from notebooks/05_vae.ipynb by `python tools/nbtool.py export`: do not edit by hand.
+Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
+"""
+# ruff: noqa: E501
 
 import math
 
@@ -8,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import batches
-from .training import progress
+from labhelpers.data import batches
+from labhelpers.training import progress
 
 
 def _check_pair(mu: torch.Tensor, logvar: torch.Tensor, what: str) -> None:
@@ -20,6 +23,12 @@ def _check_pair(mu: torch.Tensor, logvar: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what}: expected mu and logvar of shape (B, D), got {tuple(mu.shape)}")
 
 
+def kl_diag_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Per-example KL(N(mu, diag exp(logvar)) || N(0, I)) = -1/2 sum(1 + logvar - mu^2 - exp(logvar)), shape (B,) (05)."""
+    _check_pair(mu, logvar, "kl_diag_normal")
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+
+
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I) and sigma = exp(logvar / 2); differentiable in mu and logvar (05)."""
     if mu.shape != logvar.shape:
@@ -27,21 +36,6 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device) if generator is not None \
         else torch.randn_like(mu)
     return mu + torch.exp(0.5 * logvar) * eps
-
-
-def kl_diag_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Per-example KL(N(mu, diag exp(logvar)) || N(0, I)) = -1/2 sum(1 + logvar - mu^2 - exp(logvar)), shape (B,) (05)."""
-    _check_pair(mu, logvar, "kl_diag_normal")
-    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
-
-
-def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-             beta: float = 1.0) -> torch.Tensor:
-    """BCE (Bernoulli likelihood) summed over pixels and batch + beta * KL summed over the batch, as pytorch/examples (05)."""
-    if logits.shape != x.shape:
-        raise ValueError(f"vae_loss: logits and x must have the same shape, got {tuple(logits.shape)} and {tuple(x.shape)}")
-    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-    return bce + beta * kl_diag_normal(mu, logvar).sum()
 
 
 class VAE(nn.Module):
@@ -68,6 +62,65 @@ class VAE(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         mu, logvar = self.encode(x)
         return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
+
+
+def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+             beta: float = 1.0) -> torch.Tensor:
+    """BCE (Bernoulli likelihood) summed over pixels and batch + beta * KL summed over the batch, as pytorch/examples (05)."""
+    if logits.shape != x.shape:
+        raise ValueError(f"vae_loss: logits and x must have the same shape, got {tuple(logits.shape)} and {tuple(x.shape)}")
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+    return bce + beta * kl_diag_normal(mu, logvar).sum()
+
+
+@torch.no_grad()
+def negative_elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator | None = None,
+                  batch_size: int = 1000, beta: float = 1.0) -> torch.Tensor:
+    """Per-image -ELBO in nats (BCE summed over pixels + beta * KL), one z sample each, shape (B,) (05)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for (xb,) in batches(x, batch_size=batch_size, shuffle=False):
+        logits, mu, logvar = model(xb, generator=generator)
+        bce = F.binary_cross_entropy_with_logits(logits, xb, reduction="none").flatten(1).sum(1)
+        out.append(bce + beta * kl_diag_normal(mu, logvar))
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def train_vae(model: nn.Module, x: torch.Tensor, num_epochs: int, batch_size: int = 128, lr: float = 1e-3,
+              beta: float = 1.0, generator: torch.Generator | None = None, x_test: torch.Tensor | None = None,
+              x_val: torch.Tensor | None = None) -> dict[str, list[float]]:
+    """Adam on vae_loss; per-epoch loss per image ("loss", "test", "val"); with x_val keeps the best-val epoch (05)."""
+    if num_epochs < 0:
+        raise ValueError(f"train_vae: num_epochs must be >= 0, got {num_epochs}")
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history: dict[str, list[float]] = {"loss": []}
+    for name, data in (("test", x_test), ("val", x_val)):
+        if data is not None:
+            history[name] = []
+    best = (math.inf, None)
+    for _ in progress(range(num_epochs), desc="vae", leave=False):
+        model.train()
+        total = 0.0
+        for (xb,) in batches(x, batch_size=batch_size, generator=generator):
+            logits, mu, logvar = model(xb, generator=generator)      # encode, sample z, decode
+            loss = vae_loss(logits, xb, mu, logvar, beta=beta)        # summed over the batch
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        history["loss"].append(total / len(x))
+        for name, data in (("test", x_test), ("val", x_val)):
+            if data is not None:
+                history[name].append(float(negative_elbo(model, data, generator=generator, beta=beta).mean()))
+        if x_val is not None and history["val"][-1] < best[0]:
+            best = (history["val"][-1], {k: v.detach().clone() for k, v in model.state_dict().items()})
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+        history["best_epoch"] = [1 + history["val"].index(best[0])]
+    model.eval()
+    return history
 
 
 class ConvVAE(nn.Module):
@@ -104,53 +157,3 @@ class ConvVAE(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         mu, logvar = self.encode(x)
         return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
-
-
-@torch.no_grad()
-def negative_elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator | None = None,
-                  batch_size: int = 1000, beta: float = 1.0) -> torch.Tensor:
-    """Per-image -ELBO in nats (BCE summed over pixels + beta * KL), one z sample each, shape (B,) (05)."""
-    was_training = model.training
-    model.eval()
-    out = []
-    for (xb,) in batches(x, batch_size=batch_size, shuffle=False):
-        logits, mu, logvar = model(xb, generator=generator)
-        bce = F.binary_cross_entropy_with_logits(logits, xb, reduction="none").flatten(1).sum(1)
-        out.append(bce + beta * kl_diag_normal(mu, logvar))
-    model.train(was_training)
-    return torch.cat(out)
-
-
-def train_vae(model: nn.Module, x: torch.Tensor, num_epochs: int, batch_size: int = 128, lr: float = 1e-3,
-              beta: float = 1.0, generator: torch.Generator | None = None, x_test: torch.Tensor | None = None,
-              x_val: torch.Tensor | None = None) -> dict[str, list[float]]:
-    """Adam on vae_loss; per-epoch loss per image ("loss", "test", "val"); with x_val keeps the best-val epoch (05)."""
-    if num_epochs < 0:
-        raise ValueError(f"train_vae: num_epochs must be >= 0, got {num_epochs}")
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history: dict[str, list[float]] = {"loss": []}
-    for name, data in (("test", x_test), ("val", x_val)):
-        if data is not None:
-            history[name] = []
-    best = (math.inf, None)
-    for _ in progress(range(num_epochs), desc="vae", leave=False):
-        model.train()
-        total = 0.0
-        for (xb,) in batches(x, batch_size=batch_size, generator=generator):
-            logits, mu, logvar = model(xb, generator=generator)
-            loss = vae_loss(logits, xb, mu, logvar, beta=beta)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        history["loss"].append(total / len(x))
-        for name, data in (("test", x_test), ("val", x_val)):
-            if data is not None:
-                history[name].append(float(negative_elbo(model, data, generator=generator, beta=beta).mean()))
-        if x_val is not None and history["val"][-1] < best[0]:
-            best = (history["val"][-1], {k: v.detach().clone() for k, v in model.state_dict().items()})
-    if best[1] is not None:
-        model.load_state_dict(best[1])
-        history["best_epoch"] = [1 + history["val"].index(best[0])]
-    model.eval()
-    return history
