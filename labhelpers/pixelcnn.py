@@ -1,12 +1,28 @@
-"""A small PixelCNN for binarized images: masked convolutions, exact NLL, pixel-by-pixel sampling (07)."""
+"""PixelCNN: masked convolutions, exact NLL, training, pixel-by-pixel sampling (07)
 
-from __future__ import annotations
+GENERATED from notebooks/07_autoregressive.ipynb by `python tools/nbtool.py export`: do not edit by hand.
+Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
+"""
+# ruff: noqa: E501
 
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from labhelpers.training import fit, predict
+
+
+def binarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Pixels in [0, 1] -> {0, 1} by thresholding (07)."""
+    return (x > threshold).float()
+
+
+def bits_per_dim(nll_nats: torch.Tensor | float, num_dims: int) -> float:
+    """Convert an NLL in nats per image into bits per dimension: nll / (D ln 2) (07)."""
+    nll = nll_nats.detach().item() if isinstance(nll_nats, torch.Tensor) else float(nll_nats)
+    return nll / (num_dims * math.log(2))
 
 
 def causal_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
@@ -57,13 +73,8 @@ class PixelCNN(nn.Module):
         return self.net(x)  # (B, 1, H, W) logits of p(x_i = 1 | x_<i)
 
 
-def binarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
-    """Pixels in [0, 1] -> {0, 1} by thresholding (07)."""
-    return (x > threshold).float()
-
-
 def nll_per_image(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Exact negative log-likelihood -log p(x) in nats per image (B,), summed over pixels (07, 08)."""
+    """Exact negative log-likelihood -log p(x) in nats per image (B,), summed over pixels (07, 10)."""
     if not torch.all((x == 0) | (x == 1)):
         raise ValueError("nll_per_image expects binarized images with values in {0, 1}; use binarize(x) first")
     logits = model(x)
@@ -75,10 +86,19 @@ def pixelcnn_loss(model: nn.Module, x: torch.Tensor, *_) -> torch.Tensor:
     return nll_per_image(model, x).mean()
 
 
-def bits_per_dim(nll_nats: torch.Tensor | float, num_dims: int) -> float:
-    """Convert an NLL in nats per image into bits per dimension: nll / (D ln 2) (07)."""
-    nll = nll_nats.detach().item() if isinstance(nll_nats, torch.Tensor) else float(nll_nats)
-    return nll / (num_dims * math.log(2))
+def train_pixelcnn(model: nn.Module, x_train: torch.Tensor, num_steps: int, batch_size: int = 128,
+                   lr: float = 2e-3, seed: int = 0, x_test: torch.Tensor | None = None) -> dict[str, list[float]]:
+    """Adam on the exact NLL for about num_steps steps (whole epochs); per-epoch train and test NLL (07)."""
+    num_epochs = max(1, math.ceil(num_steps * batch_size / len(x_train)))
+    shuffle = torch.Generator().manual_seed(seed)  # its own generator: the test curve never changes training
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history: dict[str, list[float]] = {"train": [], "test": []}
+    for _ in range(num_epochs):
+        history["train"] += fit(model, pixelcnn_loss, x_train, num_epochs=1, batch_size=batch_size,
+                                optimizer=optimizer, generator=shuffle, desc="pixelcnn")["loss"]
+        if x_test is not None:
+            history["test"].append(predict(lambda xb: nll_per_image(model, xb), x_test, batch_size=250).mean().item())
+    return history
 
 
 @torch.no_grad()
