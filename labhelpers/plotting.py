@@ -37,6 +37,11 @@ def _check_images(x: torch.Tensor, what: str = "images") -> torch.Tensor:
     return x.clamp(0, 1)
 
 
+def _check_positive_int(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a whole number >= 1")
+
+
 def _grid(x: torch.Tensor, nrow: int) -> torch.Tensor:
     return make_grid(x, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0)
 
@@ -45,7 +50,13 @@ def show_images(x: torch.Tensor, nrow: int = 8, title: str | None = None,
                 row_labels: Sequence[str] | None = None, ax: plt.Axes | None = None,
                 scale: float = 0.6) -> Figure:
     """Show a batch of images (N x C x H x W, C in 1 or 3) as a grid at true pixels; return the Figure (01)."""
+    _check_positive_int(nrow, "nrow")
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not 0 < scale < 100:
+        raise ValueError(f"scale={scale!r} must be a positive number (inches per image), e.g. 0.6")
     x = _check_images(x)
+    if row_labels is not None and (isinstance(row_labels, str) or len(row_labels) != -(-len(x) // min(nrow, len(x)))):
+        raise ValueError(f"row_labels: expected one label per row ({-(-len(x) // min(nrow, len(x)))} rows), "
+                         f"got {row_labels!r}")
     nrow = max(1, min(nrow, len(x)))
     rows = -(-len(x) // nrow)
     if ax is None:
@@ -69,8 +80,9 @@ def show_images(x: torch.Tensor, nrow: int = 8, title: str | None = None,
 
 def compare_images(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = None) -> Figure:
     """Show several image batches as labelled rows, e.g. {"input": x, "reconstruction": x_hat} (02)."""
-    if not rows:
-        raise ValueError("compare_images needs at least one row, e.g. {'input': x, 'reconstruction': x_hat}")
+    if not isinstance(rows, Mapping) or not rows:
+        raise ValueError("rows: compare_images needs a dict of at least one row, e.g. {'input': x, 'reconstruction': x_hat}")
+    _check_positive_int(n, "n")
     batch = [_check_images(v[:n], what=f"row {k!r}") for k, v in rows.items()]
     shapes = {tuple(b.shape[1:]) for b in batch}
     if len(shapes) != 1:
@@ -87,6 +99,13 @@ def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, title: s
         raise ValueError(f"latent_scatter: expected codes of shape (N, 2), got "
                          f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
     z = z.detach().float().cpu()
+    if not torch.isfinite(z).all():
+        raise ValueError("latent_scatter: z holds NaN or infinite codes; the encoder that produced them has diverged")
+    if labels is not None and (not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point):
+        raise ValueError(f"labels must be an integer tensor of shape ({len(z)},), got "
+                         f"{labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__}")
+    if labels is not None and class_names is not None and len(labels) and int(labels.max()) >= len(class_names):
+        raise ValueError(f"class_names has {len(class_names)} names but labels go up to {int(labels.max())}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.0, 4.5))
     else:
@@ -111,8 +130,13 @@ def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, title: s
 def loss_curves(history: Mapping[str, Sequence[float]], title: str = "training loss",
                 xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False) -> Figure:
     """Plot one or more loss series, e.g. {"train": [...], "test": [...]} (02)."""
-    if not history or not all(len(v) for v in history.values()):
-        raise ValueError("loss_curves: expected a mapping of series name -> non-empty list of numbers")
+    if not isinstance(history, Mapping) or not history or not all(len(v) for v in history.values()):
+        raise ValueError("history: loss_curves expects a mapping of series name -> non-empty list of numbers")
+    for name, values in history.items():
+        bad = [v for v in values if not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf"))]
+        if bad:
+            raise ValueError(f"history[{name!r}] holds {bad[0]!r}: a NaN or infinite loss means training diverged "
+                             "(lower the learning rate); only finite numbers can be plotted")
     fig, ax = plt.subplots()
     for name, values in history.items():
         ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=name)

@@ -104,14 +104,29 @@ def fit(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor], *tensors: 
 @torch.no_grad()
 def predict(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Apply `fn` to `x` in batches without gradients and concatenate the results (02)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be a function or model applied to a batch, got {type(fn).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor of inputs, got {type(x).__name__}")
+    if len(x) == 0:
+        raise ValueError("x is empty: predict needs at least one input")
     return torch.cat([fn(xb) for (xb,) in batches(x, batch_size=batch_size, shuffle=False)])
 
 
 def save_checkpoint(obj: Any, path: str | Path) -> Path:
-    """Save a state dict (or any torch-serializable object) atomically: a crash never leaves half a file (02)."""
+    """Save a state dict (or any torch-serializable object) atomically: a crash never leaves half a file (02).
+
+    Temp files left by a save that was killed (their writer process is gone) are removed first.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"path={str(path)!r} is a folder; give a file name such as {path / 'model.pt'}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = stale.name[len(path.name) + 2:].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
@@ -120,6 +135,16 @@ def save_checkpoint(obj: Any, path: str | Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:

@@ -13,6 +13,17 @@ def slider(description: str, min: float, max: float, step: float, value: float):
     """An ipywidgets slider (IntSlider for integer arguments) that updates on release (04)."""
     import ipywidgets as widgets
 
+    if not isinstance(description, str):
+        raise ValueError(f"description={description!r} must be a string (the slider's label)")
+    for name, v in (("min", min), ("max", max), ("step", step), ("value", value)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise ValueError(f"{name}={v!r} must be a number")
+    if not min < max:
+        raise ValueError(f"min={min!r} must be smaller than max={max!r}")
+    if not 0 < step <= max - min:
+        raise ValueError(f"step={step!r} must be positive and at most max - min = {max - min!r}")
+    if not min <= value <= max:
+        raise ValueError(f"value={value!r} must lie between min={min!r} and max={max!r}")
     cls = widgets.IntSlider if all(isinstance(v, int) for v in (min, max, step, value)) else widgets.FloatSlider
     return cls(description=description, min=min, max=max, step=step, value=value, continuous_update=False)
 
@@ -27,6 +38,8 @@ def interactive_figure(plot: Callable[..., Figure], **controls: Any) -> None:
     import ipywidgets as widgets
     from IPython.display import display
 
+    if not callable(plot):
+        raise ValueError(f"plot must be a function returning a matplotlib Figure, got {type(plot).__name__}")
     if not controls:
         raise ValueError("interactive_figure needs at least one control, e.g. noise=slider('noise', 0, 1, 0.1, 0.5)")
     for name, control in controls.items():
