@@ -1,6 +1,9 @@
-"""Generative adversarial networks: a 2-D ring toy, MLP and DCGAN nets, one alternating update, mode metrics (06)."""
+"""Generative adversarial networks: a 2-D ring toy, MLP and DCGAN players, their losses, one alternating update, mode metrics (06).
 
-from __future__ import annotations
+GENERATED from notebooks/06_gan.ipynb by `python tools/nbtool.py export`: do not edit by hand.
+Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
+"""
+# ruff: noqa: E501
 
 import math
 
@@ -8,7 +11,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """-[log D(x) + log(1 - D(G(z)))], averaged: binary cross-entropy with real = 1, fake = 0 (06)."""
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
 LOSSES = ("nonsaturating", "minimax")
+
+
+def generator_loss(fake_logits: torch.Tensor, loss: str = "nonsaturating") -> torch.Tensor:
+    """Non-saturating -log D(G(z)) or minimax log(1 - D(G(z))), averaged, from D's logits (06)."""
+    if loss == "nonsaturating":
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    if loss == "minimax":
+        return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    raise ValueError(f"unknown generator loss {loss!r}; expected one of {LOSSES}")
+
+
+def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+             x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None,
+             loss: str = "nonsaturating") -> tuple[float, float]:
+    """One alternating update: a D step on real x vs G(z), then a G step on the same z; return (loss_d, loss_g) (06)."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown generator loss {loss!r}; expected one of {LOSSES}")
+    if len(x) != len(z) or (y is not None and len(y) != len(x)):
+        raise ValueError(f"gan_step: x, z (and y) need the same batch size, got {len(x)}, {len(z)}"
+                         + ("" if y is None else f", {len(y)}"))
+    G.train()
+    D.train()
+    fake = G(z, y)
+    loss_d = discriminator_loss(D(x, y), D(fake.detach(), y))   # 1. D step; detach: G does not move
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    loss_g = generator_loss(D(fake, y), loss)                    # 2. G step against the updated D
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return loss_d.item(), loss_g.item()
 
 
 def ring_centers(num_modes: int = 8, radius: float = 2.0) -> torch.Tensor:
@@ -27,6 +69,27 @@ def sample_ring(n: int, num_modes: int = 8, radius: float = 2.0, sigma: float = 
     centers = ring_centers(num_modes, radius)
     k = torch.randint(num_modes, (n,), generator=generator)
     return centers[k] + sigma * torch.randn(n, 2, generator=generator)
+
+
+def _nearest(samples: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if samples.ndim != 2 or centers.ndim != 2 or samples.shape[1] != centers.shape[1]:
+        raise ValueError(f"expected samples (N, D) and centers (K, D), got {tuple(samples.shape)} and {tuple(centers.shape)}")
+    d = torch.cdist(samples.float(), centers.float())  # (N, K)
+    return d.min(1)
+
+
+def high_quality_fraction(samples: torch.Tensor, centers: torch.Tensor, sigma: float, k: float = 3.0) -> float:
+    """Fraction of samples within k * sigma (default 3 sigma) of their nearest mode center (06)."""
+    dist, _ = _nearest(samples, centers)
+    return float((dist <= k * sigma).float().mean())
+
+
+def modes_covered(samples: torch.Tensor, centers: torch.Tensor, sigma: float, k: float = 3.0,
+                  min_count: int = 1) -> int:
+    """Number of modes with at least min_count high-quality samples (within k * sigma of that center) (06)."""
+    dist, idx = _nearest(samples, centers)
+    counts = torch.bincount(idx[dist <= k * sigma], minlength=len(centers))
+    return int((counts >= min_count).sum())
 
 
 def _mlp(sizes: list[int], act: nn.Module) -> nn.Sequential:
@@ -114,62 +177,3 @@ class Discriminator(nn.Module):
         if y is not None:
             x = torch.cat([x, self.embed(y).view(-1, 1, 28, 28)], dim=1)
         return self.net(x).squeeze(1)
-
-
-def generator_loss(fake_logits: torch.Tensor, loss: str = "nonsaturating") -> torch.Tensor:
-    """Non-saturating -log D(G(z)) or minimax log(1 - D(G(z))), averaged, from D's logits (06)."""
-    if loss == "nonsaturating":
-        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-    if loss == "minimax":
-        return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    raise ValueError(f"unknown generator loss {loss!r}; expected one of {LOSSES}")
-
-
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """-[log D(x) + log(1 - D(G(z)))], averaged: binary cross-entropy with real = 1, fake = 0 (06)."""
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-
-
-def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None,
-             loss: str = "nonsaturating") -> tuple[float, float]:
-    """One alternating update: a D step on real x vs G(z), then a G step on the same z; return (loss_d, loss_g) (06)."""
-    if loss not in LOSSES:
-        raise ValueError(f"unknown generator loss {loss!r}; expected one of {LOSSES}")
-    if len(x) != len(z) or (y is not None and len(y) != len(x)):
-        raise ValueError(f"gan_step: x, z (and y) need the same batch size, got {len(x)}, {len(z)}"
-                         + ("" if y is None else f", {len(y)}"))
-    G.train()
-    D.train()
-    fake = G(z, y)
-    loss_d = discriminator_loss(D(x, y), D(fake.detach(), y))
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    loss_g = generator_loss(D(fake, y), loss)
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-    return loss_d.item(), loss_g.item()
-
-
-def _nearest(samples: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if samples.ndim != 2 or centers.ndim != 2 or samples.shape[1] != centers.shape[1]:
-        raise ValueError(f"expected samples (N, D) and centers (K, D), got {tuple(samples.shape)} and {tuple(centers.shape)}")
-    d = torch.cdist(samples.float(), centers.float())  # (N, K)
-    return d.min(1)
-
-
-def high_quality_fraction(samples: torch.Tensor, centers: torch.Tensor, sigma: float, k: float = 3.0) -> float:
-    """Fraction of samples within k * sigma (default 3 sigma) of their nearest mode center (06)."""
-    dist, _ = _nearest(samples, centers)
-    return float((dist <= k * sigma).float().mean())
-
-
-def modes_covered(samples: torch.Tensor, centers: torch.Tensor, sigma: float, k: float = 3.0,
-                  min_count: int = 1) -> int:
-    """Number of modes with at least min_count high-quality samples (within k * sigma of that center) (06)."""
-    dist, idx = _nearest(samples, centers)
-    counts = torch.bincount(idx[dist <= k * sigma], minlength=len(centers))
-    return int((counts >= min_count).sum())
