@@ -33,8 +33,9 @@ run: setup ## execute every notebook (full mode; QUICK=1 for quick) into build/,
 # Jupyter refuses to start as root unless told; in a container (root is the usual user there) we pass
 # --allow-root and nothing else: the token and the 127.0.0.1 binding stay as Jupyter's defaults.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-lab: setup ## open JupyterLab on notebooks/ (as root, e.g. in a container, with --allow-root)
-	$(BIN)/jupyter lab --ip=127.0.0.1 $(LAB_ROOT_FLAG) notebooks/
+lab: setup exercises ## JupyterLab at the repo root, opened on your exercises/ (the lectures are in notebooks/)
+	$(BIN)/jupyter lab --ip=127.0.0.1 $(LAB_ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) \
+		--LabApp.default_url=/lab/tree/exercises
 
 test: setup system-deps ## unit tests, every notebook under nbval in quick mode, slides and student copies
 	LAB_QUICK=1 $(NB_ENV) $(BIN)/python -m pytest
@@ -45,8 +46,8 @@ data: setup ## fetch every dataset reachable from here (apt package, downloads)
 slides: setup ## reveal.js decks that work offline, one per notebook, into build/slides/
 	$(BIN)/python tools/build_slides.py
 
-exercises: setup ## student copies with solutions replaced by stubs, into build/exercises/
-	$(BIN)/python tools/make_exercises.py
+exercises: setup ## your copies of the lectures with the solutions removed, in exercises/ (never overwrites your edits; FORCE=1 backs them up and regenerates)
+	$(BIN)/python tools/make_exercises.py $(if $(filter 1,$(FORCE)),--force)
 
 bench: setup ## benchmarks: speed, memory and quality ratios; results in bench/RESULTS.md
 	$(NB_ENV) $(BIN)/python bench/run_all.py

@@ -16,6 +16,31 @@ plt.rcParams.update({
     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
 })
 LABEL_CMAP = plt.get_cmap("tab10")  # the same label gets the same colour in every notebook
+QUICK_MARK = "quick mode: too short a run to show the result"
+_original_print_figure = None
+
+
+def mark_quick_figures(enabled: bool) -> None:
+    """In quick mode, stamp every figure the notebook shows with QUICK_MARK, so that a grey blob from a
+    seconds-long training run is never mistaken for the lecture's result (01)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    global _original_print_figure
+    if _original_print_figure is None:
+        _original_print_figure = FigureCanvasBase.print_figure
+
+        def print_figure(self, *args, **kwargs):
+            fig = self.figure
+            if _QUICK_STAMP[0] and not getattr(fig, "_quick_marked", False):
+                fig.text(0.99, 0.005, QUICK_MARK, ha="right", va="bottom", fontsize=8, color="tab:red", alpha=0.9)
+                fig._quick_marked = True
+            return _original_print_figure(self, *args, **kwargs)
+
+        FigureCanvasBase.print_figure = print_figure
+    _QUICK_STAMP[0] = bool(enabled)
+
+
+_QUICK_STAMP = [False]
 
 
 def _check_images(x: torch.Tensor, what: str = "images") -> torch.Tensor:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import batches
 
@@ -51,9 +51,14 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def progress(iterable, **kwargs):
-    """A tqdm.auto progress bar: a widget in JupyterLab, silent when TQDM_DISABLE=1 (as in CI) (01)."""
-    # tqdm.notebook passes disable=False explicitly, which hides TQDM_DISABLE from tqdm's own env handling
+    """A text progress bar (tqdm) on stderr, silent when TQDM_DISABLE=1 (as in CI) (01).
+
+    Text, not a widget: a saved or reopened notebook shows the finished bar, never a
+    "model not found" widget error.
+    """
     kwargs.setdefault("disable", os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"))
+    kwargs.setdefault("mininterval", 0.5)
+    kwargs.setdefault("ncols", 90)
     return tqdm(iterable, **kwargs)
 
 
@@ -68,6 +73,10 @@ def fit(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor], *tensors: 
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
         raise TypeError("loss_fn must be a function loss_fn(model, *batch) -> scalar tensor")
+    if num_epochs is None or batch_size is None:
+        raise ValueError(f"num_epochs={num_epochs!r}, batch_size={batch_size!r}: a None default is filled in by the "
+                         "cell right after the parameters cell; if you re-ran the parameters cell, run that next cell "
+                         "again before training")
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs={num_epochs!r} must be a whole number >= 1")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

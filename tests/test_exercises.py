@@ -54,10 +54,29 @@ def pairs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     tmp = tmp_path_factory.mktemp("exercises")
     sample = write_notebook(tmp / "notebooks")
     out = {"99_sample": (sample, mx.write_student_copy(sample, tmp / "student"))}
-    assert mx.main([str(p) for p in NOTEBOOKS]) == 0  # the real thing: build/exercises/
+    assert mx.main(["--out-dir", str(tmp / "exercises"), *map(str, NOTEBOOKS)]) == 0  # the real thing
     for nb in NOTEBOOKS:
-        out[nb.stem] = (nb, mx.BUILD / "exercises" / nb.name)
+        out[nb.stem] = (nb, tmp / "exercises" / nb.name)
     return out
+
+
+def test_make_exercises_never_loses_a_students_work(tmp_path):
+    src = write_notebook(tmp_path / "notebooks")
+    out_dir = tmp_path / "exercises"
+    assert mx.update(src, out_dir) == "written"
+    copy = out_dir / src.name
+    assert nbformat.read(copy, as_version=4).metadata["kernelspec"]["name"] == "genmodels-course"
+    assert mx.update(src, out_dir) == "unchanged"
+    nb = nbformat.read(copy, as_version=4)
+    nb.cells[-2].source += "\n# my own answer"
+    nbformat.write(nb, copy)
+    edited = copy.read_bytes()
+    assert mx.update(src, out_dir).startswith("kept")
+    assert copy.read_bytes() == edited
+    assert mx.update(src, out_dir, force=True).startswith("rewritten")
+    backups = list((out_dir / "backup").glob("*.ipynb"))
+    assert len(backups) == 1 and backups[0].read_bytes() == edited
+    assert "# my own answer" not in copy.read_text()
 
 
 # --- the stub rules, on known inputs -------------------------------------------------------------

@@ -106,10 +106,22 @@ def test_headless_kernel_keeps_the_static_figure_and_silent_progress():
     assert progress_cell.outputs[0].data["text/plain"] == "1225"
 
 
-def test_progress_is_a_widget_in_a_kernel_without_tqdm_disable():
+def test_progress_in_a_kernel_is_text_that_survives_reopening():
     nb = execute(["import labhelpers as lh\nfor _ in lh.progress(range(3), desc='train'):\n    pass"],
                  kernel_env(LAB_QUICK="1"))
-    assert any(WIDGET_MIME in o.get("data", {}) for o in nb.cells[0].outputs), "tqdm.auto should show a widget bar"
+    outputs = nb.cells[0].outputs
+    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), "a widget bar breaks when the notebook is reopened"
+    assert any(o.get("name") == "stderr" and "train: 100%" in o.get("text", "") for o in outputs), outputs
+
+
+def test_quick_mode_figures_are_stamped():
+    nb = execute(["import labhelpers as lh\nimport matplotlib.pyplot as plt\n"
+                  "lh.start('99_q', quick=True)\nfig, ax = plt.subplots()\nax.plot([1, 2])\n"
+                  "fig.canvas.draw(); import io; fig.savefig(io.BytesIO()); "
+                  "print(any(t.get_text() == lh.plotting.QUICK_MARK for t in fig.texts))"],
+                 kernel_env(LAB_QUICK="1"))
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream")
+    assert "True" in text, nb.cells[0].outputs
 
 
 @pytest.mark.parametrize("disable, silent", [("1", True), (None, False)])
