@@ -16,37 +16,6 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor, max_value: float = 1.0) -> torch.
     return 10 * torch.log10(max_value ** 2 / mse)
 
 
-def auroc(scores_negative: torch.Tensor, scores_positive: torch.Tensor) -> float:
-    """Area under the ROC curve: probability that a positive scores above a negative, ties counting half (02)."""
-    neg, pos = scores_negative.flatten().double(), scores_positive.flatten().double()
-    if len(neg) == 0 or len(pos) == 0:
-        raise ValueError("auroc needs at least one negative and one positive score")
-    scores = torch.cat([neg, pos])
-    ranks = _average_ranks(scores)
-    rank_sum = ranks[len(neg):].sum()
-    return float((rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def _average_ranks(v: torch.Tensor) -> torch.Tensor:
-    """1-based ranks with ties sharing their average rank (Mann-Whitney U)."""
-    order = torch.argsort(v)
-    sorted_v = v[order]
-    ranks = torch.empty_like(v)
-    _, inverse, counts = torch.unique_consecutive(sorted_v, return_inverse=True, return_counts=True)
-    ends = torch.cumsum(counts, 0).double()
-    avg = ends - (counts.double() - 1) / 2
-    ranks[order] = avg[inverse]
-    return ranks
-
-
-def accuracy(logits_or_labels: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of correct predictions, from logits (N x K) or predicted labels (N) (01)."""
-    pred = logits_or_labels.argmax(1) if logits_or_labels.ndim == 2 else logits_or_labels
-    if pred.shape != y.shape:
-        raise ValueError(f"accuracy: predictions {tuple(pred.shape)} and labels {tuple(y.shape)} differ in shape")
-    return float((pred == y).float().mean())
-
-
 # --- Evaluating generative models (08) ---------------------------------------------------------
 
 

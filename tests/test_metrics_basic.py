@@ -1,4 +1,4 @@
-"""labhelpers.metrics: PSNR, AUROC and accuracy against hand-computed answers."""
+"""labhelpers.metrics: PSNR against hand-computed answers (AUROC, accuracy: test_gendisc.py)."""
 
 import math
 
@@ -18,21 +18,3 @@ def test_psnr_known_values():
     assert lh.psnr(x, x)[0] > 100  # identical images: very large, finite
     with pytest.raises(ValueError, match="same shape"):
         lh.psnr(x, x[:1])
-
-
-def test_auroc_known_values():
-    assert lh.auroc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])) == 1.0
-    assert lh.auroc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 0.0
-    assert lh.auroc(torch.tensor([1.0, 1.0]), torch.tensor([1.0])) == 0.5  # ties count half
-    # 3 of the 4 (negative, positive) pairs are ordered correctly
-    assert lh.auroc(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 3.0])) == 0.75
-    with pytest.raises(ValueError):
-        lh.auroc(torch.tensor([]), torch.tensor([1.0]))
-
-
-def test_accuracy_from_logits_and_labels():
-    y = torch.tensor([0, 1, 1])
-    assert lh.accuracy(torch.tensor([[2.0, 1.0], [0.0, 1.0], [3.0, 0.0]]), y) == pytest.approx(2 / 3)
-    assert lh.accuracy(torch.tensor([0, 1, 1]), y) == 1.0
-    with pytest.raises(ValueError, match="differ in shape"):
-        lh.accuracy(torch.tensor([0, 1]), y)

@@ -1,4 +1,4 @@
-"""labhelpers.training and labhelpers.models: devices, seeding, fit, checkpoints, shared models."""
+"""labhelpers.training: devices, seeding, fit, checkpoints (the shared models are tested in test_gendisc/test_autoencoder)."""
 
 import os
 
@@ -113,35 +113,3 @@ def test_train_or_load_refuses_a_train_that_changes_nothing(tmp_path):
 
 def test_progress_is_an_iterable_wrapper():
     assert list(lh.progress(range(3), disable=True)) == [0, 1, 2]
-
-
-@pytest.mark.parametrize("linear", [False, True])
-def test_mlp_autoencoder_shapes(linear):
-    ae = lh.MLPAutoencoder(5, linear=linear)
-    x = torch.rand(7, 1, 28, 28)
-    z = ae.encode(x)
-    assert z.shape == (7, 5) and ae(x).shape == x.shape
-    n_linear = sum(isinstance(m, torch.nn.Linear) for m in ae.modules())
-    assert n_linear == (2 if linear else 6)
-    if not linear:
-        assert 0 <= ae(x).min() and ae(x).max() <= 1
-
-
-def test_small_cnn_learns_a_trivial_task():
-    g = lh.seed_everything(0)
-    x = torch.zeros(200, 1, 28, 28)
-    y = torch.arange(200) % 2
-    x[y == 1, :, :14] = 1.0  # class 1: top half bright
-    model = lh.train_classifier(x, y, num_epochs=4, batch_size=20, generator=g)
-    assert lh.accuracy(lh.classify(model, x), y) == 1.0
-    assert model.features(x[:3]).shape == (3, 128)
-
-
-def test_fit_gaussian_recovers_moments():
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(20000, 2, generator=g) @ torch.tensor([[2.0, 0.0], [1.0, 0.5]]) + torch.tensor([1.0, -1.0])
-    dist = lh.fit_gaussian(z)
-    assert torch.allclose(dist.mean.float(), torch.tensor([1.0, -1.0]), atol=0.05)
-    assert torch.allclose(dist.covariance_matrix.float(), torch.tensor([[5.0, 0.5], [0.5, 0.25]]), atol=0.1)
-    with pytest.raises(ValueError, match="at least 2 samples"):
-        lh.fit_gaussian(torch.zeros(1, 2))

@@ -1,11 +1,18 @@
-"""Unit tests of labhelpers.linear: PCA against known answers, the few-label sampler, the logistic probe."""
+"""labhelpers.autoencoder (generated from notebook 02): the MLP autoencoder, PCA, the few-label sampler, the probe."""
 
 import math
 
 import pytest
 import torch
 
-from labhelpers.linear import few_labels, fit_logistic_regression, pca, pca_reconstruct
+from labhelpers.autoencoder import (
+    MLPAutoencoder,
+    few_labels,
+    fit_logistic_regression,
+    pca,
+    pca_reconstruct,
+    reconstruction_loss,
+)
 
 
 def test_pca_finds_the_known_direction_and_variance():
@@ -56,3 +63,21 @@ def test_logistic_regression_separates_separable_classes():
     assert (probe(x).argmax(1) == y).float().mean() == 1.0
     with pytest.raises(ValueError, match="labels"):
         fit_logistic_regression(x, y[:5])
+
+
+@pytest.mark.parametrize("linear", [False, True])
+def test_mlp_autoencoder_shapes(linear):
+    ae = MLPAutoencoder(5, linear=linear)
+    x = torch.rand(7, 1, 28, 28)
+    z = ae.encode(x)
+    assert z.shape == (7, 5) and ae(x).shape == x.shape
+    n_linear = sum(isinstance(m, torch.nn.Linear) for m in ae.modules())
+    assert n_linear == (2 if linear else 6)
+    if not linear:
+        assert 0 <= ae(x).min() and ae(x).max() <= 1
+
+
+def test_reconstruction_loss_is_the_mean_squared_pixel_error():
+    ae = MLPAutoencoder(3)
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.isclose(reconstruction_loss(ae, x), (ae(x) - x).pow(2).mean())
