@@ -11,8 +11,10 @@ from torchvision.utils import make_grid
 
 # One style for the whole course, sized for a slide.
 plt.rcParams.update({
-    "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "axes.grid": False, "axes.titlesize": 11,
-    "axes.labelsize": 10, "image.cmap": "gray", "image.interpolation": "nearest",
+    # fonts of 12 pt or more: at least 16 px on a 1280x720 slide (tools/slides/measure.py checks it)
+    "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "axes.grid": False, "font.size": 12, "axes.titlesize": 13,
+    "axes.labelsize": 12, "xtick.labelsize": 12, "ytick.labelsize": 12, "legend.fontsize": 12,
+    "figure.titlesize": 13, "image.cmap": "gray", "image.interpolation": "nearest",
     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
 })
 LABEL_CMAP = plt.get_cmap("tab10")  # the same label gets the same colour in every notebook

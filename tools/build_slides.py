@@ -65,8 +65,34 @@ URLS = {
 
 # The reveal template also imports mermaid as an ES module from a CDN; the lectures draw no mermaid
 # diagrams, and ES modules do not load from file:// anyway, so the offline template leaves it out.
+SLIDES_SRC = Path(__file__).resolve().parent / "slides"
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style type="text/css">
+""" + (SLIDES_SRC / "course.css").read_text() + """
+</style>
+{%- endblock html_head_css -%}
+{% block footer_js %}
+<script>
+""" + (SLIDES_SRC / "fit.js").read_text() + """
+require({waitSeconds: 15},
+  ["{{ reveal_url_prefix }}/dist/reveal.js", "{{ reveal_url_prefix }}/plugin/notes/notes.js"],
+  function (Reveal, RevealNotes) {
+    window.Reveal = Reveal;
+    var start = function () {
+      courseFitSlides(Reveal);  // split what does not fit before reveal lays out slides (and PDF pages)
+      Reveal.initialize({
+        controls: true, progress: true, history: true, center: false,
+        transition: "{{reveal_transition}}", slideNumber: "{{reveal_number}}", plugins: [RevealNotes],
+        width: 1280, height: 720, margin: 0.03, minScale: 0.2, maxScale: 2.0,
+        pdfMaxPagesPerSlide: 1, pdfSeparateFragments: false,
+      }).then(function () { window.courseDeckReady = true; });
+    };
+    if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(start); } else { start(); }
+  });
+</script>
+{% endblock footer_js %}
 """
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -177,17 +203,134 @@ def inline_image(match: re.Match, base: Path) -> str:
     return f'{match.group(1)}data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}{match.group(3)}'
 
 
+# What a deck never shows: exercise solutions, stored wrong answers, checks, parameters, bookkeeping.
+DROP_TAGS = {"solution", "wrong_answer", "check", "parameters", "injected-parameters", "bookkeeping"}
+BOOKKEEPING = re.compile(r"lh\.start\(|record_metrics\(|^NOTEBOOK\s*=", re.M)
+# Environment noise in outputs: missing-dataset notes, checkpoint chatter, machine paths, test markers.
+NOISE = re.compile(r"not found|not installed|digit sample|make data|/(?:work|home|usr|tmp|root|Users)/|loaded weights"
+                   r"|trained and saved|downloading |NBVAL|warn", re.I)
+MAX_CODE_LINES = 16   # a longer lesson cell is shown as its outline (signatures and docstrings)
+MAX_OTHER_LINES = 8   # other code is shown only when it is this short (else its output alone)
+PROSE_TO_NOTES = 200  # a prose paragraph longer than this (characters) is said, not projected
+
+
+def _is_imports(src: str) -> bool:
+    lines = [ln for ln in src.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return bool(lines) and all(re.match(r"(import |from \S+ import |NOTEBOOK\s*=|[A-Z_]+\s*=)", ln) or ln.startswith((" ", ")"))
+                               for ln in lines)
+
+
+def _outline(src: str) -> str:
+    """def/class lines and docstrings of a long lesson cell, the bodies elided."""
+    out, in_doc = [], False
+    for line in src.splitlines():
+        s = line.strip()
+        if in_doc:
+            out.append(line)
+            in_doc = not s.endswith(('"""', "'''"))
+        elif re.match(r"(class |def |@)", s):
+            out.append(line)
+        elif s.startswith(('"""', "'''")) and out and re.match(r"\s*(class|def) ", out[-1]):
+            out.append(line)
+            in_doc = not (len(s) > 3 and s.endswith(('"""', "'''")))
+            indent = line[: len(line) - len(line.lstrip())]
+            if not in_doc:
+                out.append(indent + "...")
+    return "\n".join(out + ["# (the full code is in the notebook)"])
+
+
+def _clean_outputs(cell: nbformat.NotebookNode) -> None:
+    kept = []
+    for o in cell.get("outputs", []):
+        if WIDGET_MIME in o.get("data", {}) or o.get("output_type") == "error" or o.get("name") == "stderr":
+            continue
+        if o.get("output_type") == "stream":
+            text = "".join(ln for ln in o.get("text", "").splitlines(True) if not NOISE.search(ln))
+            if not text.strip():
+                continue
+            o["text"] = text
+        if o.get("output_type") in ("execute_result", "display_data"):
+            plain = o.get("data", {}).get("text/plain", "")
+            if set(o.get("data", {})) == {"text/plain"} and NOISE.search(plain if isinstance(plain, str) else "".join(plain)):
+                continue
+        kept.append(o)
+    cell.outputs = kept
+
+
+def _split_prose(md: str) -> tuple[str, str]:
+    """(what the slide shows, what goes into the speaker notes) of a markdown cell."""
+    shown, said = [], []
+    for block in re.split(r"\n\s*\n", md):
+        b = block.strip()
+        structural = b.startswith(("#", "$$", "-", "*", "|", ">", "<", "![", "1.", "```")) or "$$" in b
+        (said if not structural and len(b) > PROSE_TO_NOTES else shown).append(block)
+    return "\n\n".join(shown), "\n\n".join(said)
+
+
 def prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop what a static deck cannot show: widget views (sliders, progress bars) and their saved state."""
+    """Decide per cell what a projected slide shows (the notebook stays one source for lecture, lab and deck).
+
+    Dropped: solutions, stored wrong answers, checks, the parameters and bookkeeping cells (imports,
+    lh.start, record_metrics), exercise code, widget views, stderr and environment noise in outputs.
+    A figure's code is hidden (the figure is the point); a long lesson cell shows its outline; long
+    prose paragraphs become speaker notes, and every section slide gets notes.
+    """
     nb.metadata.pop("widgets", None)
-    hidden = ("wrong_answer", "solution")  # no solutions or stored wrong answers on a projector
-    nb.cells = [c for c in nb.cells if not set(hidden) & set(c.metadata.get("tags", []))]
+    cells, in_exercises = [], False
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", []) if WIDGET_MIME not in o.get("data", {})]
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.metadata.setdefault("slideshow", {})["slide_type"] = "skip"
+        tags = set(cell.metadata.get("tags", []))
+        if tags & DROP_TAGS or cell.cell_type == "raw":
+            continue
+        if cell.metadata.get("slideshow", {}).get("slide_type") == "skip":
+            continue
+        if cell.cell_type == "markdown":
+            if re.match(r"#{1,3} ", cell.source.strip()):
+                in_exercises = cell.source.strip().lstrip("#").strip().lower().startswith("exercise")
+            shown, said = _split_prose(cell.source)
+            cell.source = shown or cell.source.split("\n\n")[0]
+            cells.append(cell)
+            if said:
+                cells.append(nbformat.v4.new_markdown_cell(said, metadata={"slideshow": {"slide_type": "notes"}}))
+            continue
+        if in_exercises or BOOKKEEPING.search(cell.source) or _is_imports(cell.source):
+            continue
+        cell.source = "\n".join(ln for ln in cell.source.splitlines() if "NBVAL_CHECK_OUTPUT" not in ln)
+        cell.source = re.sub(r"\s+# noqa[^\n]*", "", cell.source)
+        _clean_outputs(cell)
+        has_figure = any("image/png" in o.get("data", {}) for o in cell.outputs)
+        n_lines = len(cell.source.splitlines())
+        if has_figure and n_lines > 4:
+            cell.transient = {"remove_source": True}
+        elif "export" in tags and n_lines > MAX_CODE_LINES:
+            cell.source = _outline(cell.source)
+        elif "export" not in tags and n_lines > MAX_OTHER_LINES:
+            if not cell.outputs:
+                continue
+            cell.transient = {"remove_source": True}
+        if not cell.source.strip() and not cell.outputs:
+            continue
+        cells.append(cell)
+    nb.cells = _notes_on_every_section(cells)
     return nb
+
+
+def _notes_on_every_section(cells: list) -> list:
+    """A section slide (a `##` heading) without speaker notes gets notes: the section's first prose."""
+    out = []
+    for i, cell in enumerate(cells):
+        out.append(cell)
+        if cell.cell_type == "markdown" and re.match(r"## ", cell.source.strip()):
+            rest = cells[i + 1:]
+            nxt = next((c for c in rest if c.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide")), None)
+            upto = rest[: rest.index(nxt)] if nxt is not None else rest
+            if not any(c.metadata.get("slideshow", {}).get("slide_type") == "notes" for c in upto):
+                title = cell.source.strip().splitlines()[0].lstrip("#").strip()
+                texts = ["\n".join(cell.source.strip().splitlines()[1:])] + [c.source for c in upto if c.cell_type == "markdown"]
+                prose = next((t for t in (re.sub(r"^#.*$|\$\$.*?\$\$", "", x, flags=re.M | re.S).strip() for x in texts) if t), "")
+                first = re.split(r"(?<=[.!?])\s", prose, maxsplit=1)[0][:300] if prose else ""
+                out.append(nbformat.v4.new_markdown_cell(f"{title}. {first}".strip(),
+                                                         metadata={"slideshow": {"slide_type": "notes"}}))
+    return out
 
 
 def exporter():
