@@ -6,7 +6,7 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from labhelpers.metrics import (
+from labhelpers.evaluation import (
     choose_parzen_sigma,
     fid,
     frechet_distance,
