@@ -80,9 +80,14 @@ def syllabus(notebooks: list[Path], quick: dict[str, dict], full: dict[str, dict
         title, goals = teaches(nbformat.read(path, as_version=4))
         about = f"**{title}**" + "".join(f"<br>• {g}" for g in goals)
         row_full, row_quick = full.get(path.stem), quick.get(path.stem)
-        if row_full and row_full.get("headline"):
+        ok_full = bool(row_full and row_full.get("ok", True))
+        claims = (row_full or {}).get("metrics", {}).get("claims", {}) if ok_full else {}
+        if ok_full and row_full.get("headline"):
             numbers = row_full["headline"]
-        elif row_quick and row_quick.get("headline"):
+            if claims:
+                held = sum(bool(c.get("holds")) for c in claims.values())
+                numbers += f"; claims checked: {held}/{len(claims)} hold"
+        elif row_quick and row_quick.get("ok", True) and row_quick.get("headline"):
             numbers = f"{row_quick['headline']} (quick mode)"
         else:
             numbers = NOT_MEASURED
