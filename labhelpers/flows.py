@@ -215,7 +215,7 @@ def image_flow_loss(flow: Flow, x: torch.Tensor, generator: torch.Generator | No
 def image_flow_settings(dataset: str = "mnist", seed: int = 0, num_steps: int | None = None) -> dict:
     """Every setting that changes the weights of the lecture's image flow, in the current quick/full mode (08)."""
     quick = config.QUICK
-    return {"dataset": dataset, "seed": seed, "num_steps": num_steps or (30 if quick else 2000),
+    return {"dataset": dataset, "seed": seed, "num_steps": num_steps or (30 if quick else 1000),
             "n_train": 600 if quick else 20_000, "batch_size": 64, "lr": 1e-3, "hidden": 64, "num_couplings": 4,
             "binarize_threshold": 0.5, "dequantization": "maxwell"}
 
