@@ -29,7 +29,7 @@ def test_every_exercise_has_two_wrong_answers(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_check_cells_catch_every_wrong_answer(path):
-    rows = em.run(path)
+    rows = em.run(path, save_executed=ROOT / "build" / "executed" / "quick")  # reused by the slides test
     missed = [f"cell {r['check_cell']}: {r['wrong']} -> {r['message'][:200]}" for r in rows if not r["caught"]]
     assert rows, f"{path.name}: no wrong answers were tried"
     assert not missed, f"{path.name}: checks that let a wrong answer through:\n" + "\n".join(missed)

@@ -57,8 +57,12 @@ def wrong_label(source: str) -> str:
     return first.removeprefix("# WRONG:").strip() if first.startswith("# WRONG:") else first[:60]
 
 
-def run(path: Path, timeout: int = 900) -> list[dict]:
-    """Execute the notebook with every wrong answer swapped in; one result row per wrong answer."""
+def run(path: Path, timeout: int = 900, save_executed: Path | None = None) -> list[dict]:
+    """Execute the notebook with every wrong answer swapped in; one result row per wrong answer.
+
+    With `save_executed` (a folder), the notebook as executed normally (solutions in, as papermill would
+    run it) is also written there, so that `make test` need not execute it again for the slide decks.
+    """
     nb = nbformat.read(path, as_version=4)
     ex_by_check = {e.check: e for e in exercises(nb)}
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -92,6 +96,11 @@ def run(path: Path, timeout: int = 900) -> list[dict]:
                 # restore the solution and make sure the check passes again
                 client.execute_cell(nbformat.v4.new_code_cell(nb.cells[ex.solution].source), ex.solution)
                 client.execute_cell(nbformat.v4.new_code_cell(cell.source), i)
+    if save_executed is not None:
+        save_executed.mkdir(parents=True, exist_ok=True)
+        tmp = save_executed / f".{path.name}.partial"
+        nbformat.write(nb, tmp)
+        os.replace(tmp, save_executed / path.name)
     return rows
 
 
