@@ -1,11 +1,40 @@
-"""Convolution arithmetic, mirrored encoder/decoder design and a convolutional autoencoder (03)."""
+"""Convolution arithmetic, transposed convolution, mirrored encoder/decoder design, a convolutional autoencoder and checkerboard energy (03)
 
-from __future__ import annotations
+GENERATED from notebooks/03_conv_autoencoder.ipynb by `python tools/nbtool.py export`: do not edit by hand.
+Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
+"""
+# ruff: noqa: E501
 
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+def conv_transpose2d_scatter(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding: int = 0,
+                             dilation: int = 1, output_padding: int = 0) -> torch.Tensor:
+    """Transposed convolution by scatter-add; x: (B, C_in, H, W), w: (C_in, C_out, k, k) (03)."""
+    B, _, H, W = x.shape
+    C_out, k = w.shape[1], w.shape[-1]
+    span = dilation * (k - 1) + 1                          # extent of one (dilated) kernel stamp
+    full_h = (H - 1) * stride + span + output_padding      # canvas before the padding is cropped
+    full_w = (W - 1) * stride + span + output_padding
+    canvas = x.new_zeros(B, C_out, full_h, full_w)
+    for i in range(H):
+        for j in range(W):
+            stamp = torch.einsum("bc,cokl->bokl", x[:, :, i, j], w)   # (B, C_out, k, k): x_ij * K
+            rows = slice(i * stride, i * stride + span, dilation)
+            cols = slice(j * stride, j * stride + span, dilation)
+            canvas[:, :, rows, cols] += stamp                          # overlapping stamps add up
+    return canvas[:, :, padding:full_h - padding, padding:full_w - padding]
+
+
+def conv_matrix(w: torch.Tensor, n: int, stride: int = 1) -> torch.Tensor:
+    """Matrix C with conv2d(x, w, stride).flatten() == C @ x.flatten() for one n x n channel (03)."""
+    basis = torch.eye(n * n, dtype=w.dtype).view(n * n, 1, n, n)   # (n^2, 1, n, n): one basis image each
+    columns = F.conv2d(basis, w, stride=stride)                     # (n^2, 1, o, o)
+    return columns.flatten(1).T                                     # (o^2, n^2)
 
 
 def _check_ints(**values: int) -> None:
@@ -52,7 +81,7 @@ def design_mirrored(sizes: list[int], kernel_size: int = 4) -> list[dict[str, in
     for i, o in zip(sizes[:-1], sizes[1:]):
         s = max(1, round(i / o))
         found = None
-        for p in sorted(range(kernel_size), key=lambda p: abs(p - (kernel_size - 1) // 2)):
+        for p in sorted(range(kernel_size), key=lambda p: abs(p - (kernel_size - 1) // 2)):   # "same"-like first
             try:
                 if conv_output_size(i, kernel_size, s, p) != o:
                     continue
@@ -97,27 +126,61 @@ def mirrored_encoder_decoder(sizes: list[int], channels: list[int], kernel_size:
     return nn.Sequential(*enc), nn.Sequential(*dec[:-1])
 
 
+def checkerboard_energy(y: torch.Tensor, period: int = 2, border: int = 0) -> torch.Tensor:
+    """Share of an image's non-constant energy at the frequencies that repeat every `period` pixels, per image (03).
+
+    y: (..., H, W). `border` pixels are cropped first (edges of a transposed conv are uneven anyway);
+    the crop is trimmed to a multiple of `period` so those frequencies are DFT bins. 0 = no such pattern,
+    1 = a pure pattern of that period (period 2: a checkerboard).
+    """
+    if y.ndim < 2:
+        raise ValueError(f"checkerboard_energy: expected images (..., H, W), got shape {tuple(y.shape)}")
+    if not isinstance(period, int) or period < 2:
+        raise ValueError(f"checkerboard_energy: period must be an int >= 2, got {period!r}")
+    if border:
+        y = y[..., border:-border, border:-border]
+    h, w = y.shape[-2] // period * period, y.shape[-1] // period * period
+    if h < period or w < period:
+        raise ValueError(f"checkerboard_energy: crop too small ({tuple(y.shape[-2:])}) after border={border}")
+    y = y[..., :h, :w].double()
+    power = torch.fft.fft2(y - y.mean(dim=(-2, -1), keepdim=True)).abs().pow(2)
+    on_grid = power[..., ::h // period, ::w // period]           # (period x period) bins, (0, 0) is the mean: 0
+    return (on_grid.sum(dim=(-2, -1)) / power.sum(dim=(-2, -1)).clamp_min(1e-30)).float()
+
+
+def period2_energy(y: torch.Tensor, border: int = 0) -> torch.Tensor:
+    """E_2: the share of non-constant energy at the period-2 (Nyquist) frequencies, per image (03)."""
+    return checkerboard_energy(y, 2, border)
+
+
 class ConvAutoencoder(nn.Module):
     """Conv encoder -> code z -> mirrored transposed-conv (or resize-conv) decoder; same API as MLPAutoencoder (03).
 
     With an int `latent_dim` the code is a vector (a linear layer after the convolutions); with
     `latent_dim=None` the network is fully convolutional and the code is the last feature map
-    (channels[-1], H/2^n, W/2^n), as in the denoising autoencoder of notebook 04.
+    (channels[-1], H/2^n, W/2^n), as in the denoising autoencoder of notebook 04. `pixel_mean` (the mean
+    pixel of the training images) starts the output at that value instead of 0.5.
     """
 
     def __init__(self, latent_dim: int | None, image_shape: tuple[int, int, int] = (1, 28, 28),
-                 channels: tuple[int, ...] = (16, 32), kernel_size: int = 4, upsample: str = "transposed"):
+                 channels: tuple[int, ...] = (16, 32), kernel_size: int = 4, upsample: str = "transposed",
+                 pixel_mean: float | None = None):
         super().__init__()
         c, h, w = image_shape
         if h != w:
             raise ValueError(f"ConvAutoencoder: expected square images, got {h}x{w}")
         if latent_dim is not None and (not isinstance(latent_dim, int) or latent_dim < 1):
             raise ValueError(f"ConvAutoencoder: latent_dim must be a positive int or None, got {latent_dim!r}")
+        if pixel_mean is not None and not 0 < float(pixel_mean) < 1:
+            raise ValueError(f"ConvAutoencoder: pixel_mean must lie strictly between 0 and 1, got {pixel_mean!r}")
         self.image_shape = tuple(image_shape)
         sizes = [h]
         for _ in channels:
             sizes.append(math.ceil(sizes[-1] / 2))  # 28 -> 14 -> 7
         convs, deconvs = mirrored_encoder_decoder(sizes, [c, *channels], kernel_size, upsample)
+        if pixel_mean is not None:  # sigmoid(bias) = pixel_mean: start at the average pixel, not at 0.5
+            with torch.no_grad():
+                deconvs[-1].bias.fill_(math.log(pixel_mean / (1 - pixel_mean)))
         self.code_shape = (channels[-1], sizes[-1], sizes[-1])  # (32, 7, 7)
         if latent_dim is None:  # fully convolutional: the feature map is the code
             self.encoder = convs                                  # ends with a ReLU
@@ -136,23 +199,3 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
-
-
-def period2_energy(y: torch.Tensor, border: int = 0) -> torch.Tensor:
-    """Share of an image's non-constant energy at the period-2 (Nyquist) frequencies, per image (03).
-
-    y: (..., H, W). `border` pixels are cropped first (edges of a transposed conv are uneven anyway);
-    the crop is trimmed to even size so the period-2 frequency is a DFT bin. 0 = no checkerboard,
-    1 = a pure checkerboard.
-    """
-    if y.ndim < 2:
-        raise ValueError(f"period2_energy: expected images (..., H, W), got shape {tuple(y.shape)}")
-    if border:
-        y = y[..., border:-border, border:-border]
-    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
-    if h < 2 or w < 2:
-        raise ValueError(f"period2_energy: crop too small ({tuple(y.shape[-2:])}) after border={border}")
-    y = y[..., :h, :w].double()
-    power = torch.fft.fft2(y - y.mean(dim=(-2, -1), keepdim=True)).abs().pow(2)
-    nyq = power[..., h // 2, 0] + power[..., 0, w // 2] + power[..., h // 2, w // 2]
-    return (nyq / power.sum(dim=(-2, -1)).clamp_min(1e-30)).float()

@@ -1,3 +1,87 @@
-"""TEMPORARY shim: becomes the generated module of notebook 04 (export cells)."""
-from .corruption import corrupt, gaussian_noise, masking, salt_and_pepper  # noqa: F401
-from .metrics import psnr  # noqa: F401
+"""Corruption processes, PSNR, the denoising loss and the linear (least-squares) denoiser baseline (04)
+
+GENERATED from notebooks/04_denoising_autoencoder.ipynb by `python tools/nbtool.py export`: do not edit by hand.
+Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
+"""
+# ruff: noqa: E501
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _check_prob(name: str, p: float) -> float:
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: expected a probability p in [0, 1], got {p}")
+    return p
+
+
+def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform [0, 1) noise shaped like x, drawn on the generator's device and moved to x's."""
+    device = generator.device if generator is not None else x.device
+    return torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+
+
+def gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x + sigma * N(0, 1) per pixel, clamped to [0, 1] (04)."""
+    sigma = float(sigma)
+    if sigma < 0:
+        raise ValueError(f"gaussian_noise: expected a noise level sigma >= 0, got {sigma}")
+    device = generator.device if generator is not None else x.device
+    noise = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+    return (x + sigma * noise).clamp(0.0, 1.0)
+
+
+def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each pixel, with probability p, replaced by 0 or 1 (equally likely); the rest kept (04)."""
+    p = _check_prob("salt_and_pepper", p)
+    u = _uniform(x, generator)
+    out = x.clone()
+    out[u < p / 2] = 0.0                      # pepper
+    out[(u >= p / 2) & (u < p)] = 1.0         # salt
+    return out
+
+
+def masking(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each pixel set to 0 with probability p (masking noise / pixel dropout without rescaling) (04)."""
+    p = _check_prob("masking", p)
+    return x * (_uniform(x, generator) >= p).to(x.dtype)
+
+
+CORRUPTIONS = {"gaussian": gaussian_noise, "salt_and_pepper": salt_and_pepper, "masking": masking}
+
+
+def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Apply the corruption named `kind` ("gaussian", "salt_and_pepper", "masking") at `level` (04)."""
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"corrupt: unknown kind {kind!r}; valid kinds: {', '.join(CORRUPTIONS)}")
+    return CORRUPTIONS[kind](x, level, generator=generator)
+
+
+def psnr(x_hat: torch.Tensor, x: torch.Tensor, max_value: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB per image, 10 log10(max^2 / MSE), for images in [0, max] (04)."""
+    if x_hat.shape != x.shape:
+        raise ValueError(f"psnr: x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
+    mse = (x_hat - x).pow(2).flatten(1).mean(1).clamp_min(1e-12)
+    return 10 * torch.log10(max_value ** 2 / mse)
+
+
+def denoising_loss(model: nn.Module, x: torch.Tensor, kind: str = "gaussian", level: float = 0.3,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """DAE loss: MSE between the clean batch x and the model's output on a fresh corruption of it (04)."""
+    x_tilde = corrupt(x, kind, level, generator=generator)      # a fresh corruption of the batch
+    return F.mse_loss(model(x_tilde), x)                        # scored against the clean x
+
+
+def fit_linear_denoiser(x_clean: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Least-squares A ((D+1) x D) with x ~ [x_noisy, 1] @ A on (noisy, clean) training pairs (04)."""
+    x_noisy = gaussian_noise(x_clean, sigma, generator=generator).flatten(1)        # (N, D)
+    design = torch.cat([x_noisy, torch.ones(len(x_noisy), 1, device=x_noisy.device)], 1)  # (N, D + 1)
+    return torch.linalg.lstsq(design.double().cpu(), x_clean.flatten(1).double().cpu()).solution.float()
+
+
+def apply_linear(A: torch.Tensor, x_noisy: torch.Tensor) -> torch.Tensor:
+    """The linear denoiser's output W x_noisy + b, clipped to [0, 1], in x_noisy's shape (04)."""
+    x_hat = x_noisy.flatten(1).cpu() @ A[:-1] + A[-1]                               # W x_noisy + b
+    return x_hat.clamp(0, 1).view(x_noisy.shape).to(x_noisy.device)

@@ -1,9 +1,9 @@
-"""Unit tests of labhelpers.corruption: known statistics, ranges, seeding, bad input."""
+"""Unit tests of the corruptions in labhelpers.denoising (generated from notebook 04): known statistics, ranges, seeding, bad input."""
 
 import pytest
 import torch
 
-from labhelpers.corruption import corrupt, gaussian_noise, masking, salt_and_pepper
+from labhelpers.denoising import corrupt, gaussian_noise, masking, salt_and_pepper
 
 
 def _images(n=64, value=None):
