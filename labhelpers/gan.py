@@ -1,4 +1,4 @@
-"""Generative adversarial networks: a 2-D ring toy, MLP and DCGAN players, their losses, one alternating update, mode metrics (06).
+"""Generative adversarial networks: a 2-D ring toy, MLP, packed and DCGAN players, their losses, one alternating update, mode metrics (06).
 
 GENERATED from notebooks/06_gan.ipynb by `python tools/nbtool.py export`: do not edit by hand.
 Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
@@ -120,6 +120,20 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).squeeze(1)  # (B, in_dim) -> logits (B,)
+
+
+class PackedDiscriminator(nn.Module):
+    """PacGAN: D judges `pack` samples at once, concatenated into one input (batch size divisible by pack) (06)."""
+
+    def __init__(self, pack: int = 2, in_dim: int = 2, hidden: int = 128, depth: int = 3):
+        super().__init__()
+        self.pack = pack
+        self.net = MLPDiscriminator(in_dim=pack * in_dim, hidden=hidden, depth=depth)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if len(x) % self.pack:
+            raise ValueError(f"PackedDiscriminator: batch of {len(x)} is not divisible by pack={self.pack}")
+        return self.net(x.reshape(len(x) // self.pack, -1))   # (B, d) -> (B / pack, pack * d) -> (B / pack,) logits
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -10,6 +10,7 @@ from labhelpers.gan import (
     Generator,
     MLPDiscriminator,
     MLPGenerator,
+    PackedDiscriminator,
     discriminator_loss,
     gan_step,
     generator_loss,
@@ -113,3 +114,19 @@ def test_gan_step_rejects_mismatched_batches():
     opt = torch.optim.SGD(G.parameters(), 0.1)
     with pytest.raises(ValueError, match="same batch size"):
         gan_step(G, D, opt, opt, torch.zeros(4, 2), torch.zeros(3, 2))
+
+
+def test_packed_discriminator_judges_groups_of_samples():
+    torch.manual_seed(0)
+    D = PackedDiscriminator(pack=2)
+    x = torch.randn(6, 2)
+    logits = D(x)
+    assert logits.shape == (3,)
+    # the first logit depends on the first pair only, and on both of its members
+    torch.testing.assert_close(D.net(x[:2].reshape(1, 4)), logits[:1])
+    with pytest.raises(ValueError, match="divisible"):
+        D(torch.randn(5, 2))
+    G = MLPGenerator(hidden=8, depth=2)
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
+    loss_d, loss_g = gan_step(G, D, opt_g, opt_d, torch.randn(8, 2), torch.randn(8, 2))
+    assert math.isfinite(loss_d) and math.isfinite(loss_g)
