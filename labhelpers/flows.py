@@ -227,7 +227,7 @@ def train_or_load_image_flow(dataset: str = "mnist", seed: int = 0, num_steps: i
     torch.manual_seed(seed)
     flow = image_flow(settings["hidden"], settings["num_couplings"]).to(device)
     x_train, _ = load(dataset, "train", limit=settings["n_train"])
-    x_train = binarize(x_train, settings["binarize_threshold"]).to(device)
+    x_train = binarize(x_train).to(device)  # threshold 0.5, as in 07
     generator = torch.Generator().manual_seed(seed)
     flow.history = []  # the loss per step when trained here; empty when loaded
 
