@@ -131,9 +131,15 @@ def test_everything_but_solutions_is_kept_and_outputs_cleared():
 
 # --- every notebook ----------------------------------------------------------------------------
 
+def read_teacher(path: Path) -> nbformat.NotebookNode:
+    """The instructor notebook as student copies see it: stored wrong answers (raw cells) dropped, as make_exercises does."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "wrong_answer" not in c.get("metadata", {}).get("tags", [])]
+    return nb
+
 @pytest.mark.parametrize("name", PARAMS)
 def test_no_solution_code_survives(name, pairs):
-    teacher, student = (nbformat.read(p, as_version=4) for p in pairs[name])
+    teacher, student = read_teacher(pairs[name][0]), nbformat.read(pairs[name][1], as_version=4)
     solutions = [i for i, c in enumerate(teacher.cells) if mx.is_solution(c)]
     assert len(solutions) >= 3, f"{name}: {len(solutions)} solution cells, the contract asks for at least 3"
     assert len(student.cells) == len(teacher.cells)
@@ -161,7 +167,7 @@ def test_student_copy_parses(name, pairs):
 
 @pytest.mark.parametrize("name", PARAMS)
 def test_every_solution_is_followed_by_its_check(name, pairs):
-    teacher = nbformat.read(pairs[name][0], as_version=4)
+    teacher = read_teacher(pairs[name][0])
     for i, cell in enumerate(teacher.cells):
         if mx.is_solution(cell):
             after = teacher.cells[i + 1] if i + 1 < len(teacher.cells) else None
@@ -206,7 +212,7 @@ def student_runs(pairs) -> dict[str, tuple[int | None, str | None]]:
 
 @pytest.mark.parametrize("name", PARAMS)
 def test_student_copy_stops_at_first_exercise(name, pairs, student_runs):
-    teacher = nbformat.read(pairs[name][0], as_version=4)
+    teacher = read_teacher(pairs[name][0])
     first = next(i for i, c in enumerate(teacher.cells) if mx.is_solution(c))
     index, ename = student_runs[name]
     # a stub at top level raises in the solution cell; a stubbed function raises when its check cell calls it
