@@ -1,4 +1,4 @@
-"""Corruption processes, PSNR, the denoising loss and the linear (least-squares) denoiser baseline (04)
+"""Corruption processes, PSNR, the denoising loss, the linear denoiser baseline and the Gaussian-mixture score for Tweedie's formula (04)
 
 GENERATED from notebooks/04_denoising_autoencoder.ipynb by `python tools/nbtool.py export`: do not edit by hand.
 Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
@@ -85,3 +85,19 @@ def apply_linear(A: torch.Tensor, x_noisy: torch.Tensor) -> torch.Tensor:
     """The linear denoiser's output W x_noisy + b, clipped to [0, 1], in x_noisy's shape (04)."""
     x_hat = x_noisy.flatten(1).cpu() @ A[:-1] + A[-1]                               # W x_noisy + b
     return x_hat.clamp(0, 1).view(x_noisy.shape).to(x_noisy.device)
+
+
+def mixture_score(x: torch.Tensor, means: torch.Tensor, s: float, sigma: float) -> torch.Tensor:
+    """Score grad log p_sigma(x) of an equal-weight Gaussian mixture N(mu_k, s^2 I) blurred by noise sigma (04)."""
+    var = s ** 2 + sigma ** 2
+    logits = -(x[:, None, :] - means[None]).pow(2).sum(-1) / (2 * var)       # (N, K)
+    w = logits.softmax(1)                                                     # responsibilities w_k(x)
+    return (w[..., None] * (means[None] - x[:, None, :])).sum(1) / var       # (N, D)
+
+
+def mixture_posterior_mean(x_noisy: torch.Tensor, means: torch.Tensor, s: float, sigma: float) -> torch.Tensor:
+    """E[x | x_noisy] for x from the mixture and x_noisy = x + sigma * eps, computed per component (04)."""
+    var = s ** 2 + sigma ** 2
+    w = (-(x_noisy[:, None, :] - means[None]).pow(2).sum(-1) / (2 * var)).softmax(1)          # (N, K)
+    shrunk = means[None] + (s ** 2 / var) * (x_noisy[:, None, :] - means[None])              # (N, K, D)
+    return (w[..., None] * shrunk).sum(1)
