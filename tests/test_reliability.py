@@ -127,9 +127,9 @@ def test_lab_offline_spellings(monkeypatch):
 
 
 def test_a_dead_mirror_is_tried_once_per_process(tmp_path, monkeypatch):
-    from labhelpers import data
-
     import socket
+
+    from labhelpers import data
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
