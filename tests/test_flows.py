@@ -9,19 +9,25 @@ import torch
 
 from labhelpers.flows import (
     IMAGE_SHAPE,
+    LOGIT_ALPHA,
     AffineCoupling,
     FirstChannels,
     Flow,
     Squeeze,
     Unsqueeze,
+    bits_per_dim,
     channel_mask,
     conv_net,
     dequantize,
+    dequantize_uniform,
+    dequantized_nll,
     image_flow,
     image_nll,
     independent_pixels_nll,
+    logit_transform,
     mlp_net,
     nll_loss,
+    pixel_histogram_nll,
     realnvp_2d,
     sample_images,
     sample_moons,
@@ -156,3 +162,39 @@ def test_training_a_2d_flow_lowers_the_nll():
     history = train_flow(flow, nll_loss, x, num_steps=150, batch_size=128, lr=3e-3, generator=g)
     assert len(history) == 150
     assert nll_loss(flow, x).item() < before - 0.5
+
+
+def test_uniform_dequantization_stays_in_the_bin():
+    x = torch.tensor([0.0, 1 / 255, 128 / 255, 1.0]).reshape(1, 1, 2, 2).repeat(500, 1, 1, 1)
+    y = dequantize_uniform(x, torch.Generator().manual_seed(0))
+    k = (x * 255).round()
+    assert ((y * 256 >= k) & (y * 256 < k + 1)).all()
+    assert (y * 256 - k).std() > 0.2  # spread over the bin, not a constant offset
+
+
+def test_logit_transform_logdet_matches_autograd():
+    y = torch.rand(1, 1, 2, 2, generator=torch.Generator().manual_seed(1))
+    v, logdet = logit_transform(y)
+    jac = torch.autograd.functional.jacobian(lambda t: logit_transform(t)[0], y).reshape(4, 4)
+    assert torch.allclose(logdet, jac.det().abs().log().reshape(1), atol=1e-4)
+    s = LOGIT_ALPHA + (1 - 2 * LOGIT_ALPHA) * y
+    assert torch.allclose(v, torch.logit(s), atol=1e-5)
+
+
+def test_pixel_histogram_nll_is_exact_and_smoothed():
+    x_train = torch.zeros(10, 1, 2, 2)
+    x = torch.zeros(3, 1, 2, 2)
+    p0 = (10 + 1) / (10 + 256)  # Laplace: one extra count in each of the 256 bins
+    assert torch.allclose(pixel_histogram_nll(x_train, x), torch.full((3,), -4 * math.log(p0)))
+    unseen = torch.ones(1, 1, 2, 2)
+    assert torch.allclose(pixel_histogram_nll(x_train, unseen), torch.tensor([-4 * math.log(1 / 266)]))
+    assert torch.allclose(bits_per_dim(pixel_histogram_nll(x_train, x, smoothing=1e9), 4),
+                          torch.full((3,), 8.0), atol=1e-4)  # all bins equal: 8 bits per pixel
+
+
+def test_dequantized_nll_of_an_identity_flow_is_finite_and_a_bound():
+    flow = image_flow(hidden=8, num_couplings=2)  # starts as the identity
+    x = torch.rand(4, *IMAGE_SHAPE, generator=torch.Generator().manual_seed(2))
+    nll = dequantized_nll(flow, x, torch.Generator().manual_seed(3))
+    assert nll.shape == (4,) and torch.isfinite(nll).all()
+    assert (bits_per_dim(nll, 784) > 0).all()
