@@ -58,6 +58,7 @@ clean: ## remove everything generated (build/, caches, egg-info, lock files); da
 	find . -path ./.venv -prune -o \( -name ".ipynb_checkpoints" \) -type d -exec rm -rf {} +
 	find data -name ".*.lock" -delete 2>/dev/null || true
 	find data -name ".*.part" -delete 2>/dev/null || true
+	find data -name ".unreachable-mirrors.json" -delete 2>/dev/null || true
 
 lock: setup ## re-pin requirements.lock from the current environment (after editing pyproject.toml)
 	{ sed -n '1,3p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^labhelpers'; } > requirements.lock.new

@@ -31,6 +31,46 @@ OFFLINE = bool(parse_bool(os.environ.get("LAB_OFFLINE", "0"), "LAB_OFFLINE"))
 TIMEOUT_S = float(os.environ.get("LAB_DOWNLOAD_TIMEOUT", "5"))  # per connection attempt: fail fast offline
 _CHUNK = 1 << 20
 _failed_mirrors: set[str] = set()  # mirrors that failed once are not tried again in this process
+RETRY_AFTER_S = 600  # a mirror that failed is skipped by every process for 10 minutes (`make data` retries at once)
+
+
+def _unreachable_file(folder: Path) -> Path:
+    return folder / ".unreachable-mirrors.json"
+
+
+def _recently_failed(folder: Path) -> set[str]:
+    import json
+    import time
+
+    try:
+        marks = json.loads(_unreachable_file(folder).read_text())
+    except (OSError, ValueError):
+        return set()
+    return {m for m, t in marks.items() if isinstance(t, (int, float)) and time.time() - t < RETRY_AFTER_S}
+
+
+def _mark_failed(folder: Path, mirror: str) -> None:
+    import json
+    import time
+
+    try:
+        marks = json.loads(_unreachable_file(folder).read_text())
+    except (OSError, ValueError):
+        marks = {}
+    marks[mirror] = time.time()
+    try:
+        tmp = _unreachable_file(folder).with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(marks))
+        os.replace(tmp, _unreachable_file(folder))
+    except OSError:
+        pass
+
+
+def forget_failed_mirrors() -> None:
+    """Try every mirror again (used by `make data`)."""
+    _failed_mirrors.clear()
+    for spec in DATASETS.values():
+        _unreachable_file(DATA_DIR / spec.folder).unlink(missing_ok=True)
 
 
 class ChecksumError(RuntimeError):
@@ -233,9 +273,11 @@ def download(spec: FileSpec, mirrors: tuple[str, ...], folder: Path) -> Path:
         if target.exists():  # another process finished while we waited for the lock
             verify(target, spec)
             return target
-        problems = [f"{m}: failed earlier in this process" for m in mirrors if m in _failed_mirrors]
+        skip = _failed_mirrors | _recently_failed(folder)
+        problems = [f"{m}: failed in the last {RETRY_AFTER_S // 60} minutes (failed earlier; `make data` retries)"
+                    for m in mirrors if m in skip]
         for mirror in mirrors:
-            if mirror in _failed_mirrors:
+            if mirror in skip:
                 continue
             print(f"downloading {mirror}{spec.name} (timeout {TIMEOUT_S:g} s) ...", file=sys.stderr, flush=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{spec.name}.", suffix=".part")
@@ -255,6 +297,7 @@ def download(spec: FileSpec, mirrors: tuple[str, ...], folder: Path) -> Path:
                 problems.append(f"{mirror}{spec.name}: {err}")
                 if not isinstance(err, ChecksumError):
                     _failed_mirrors.add(mirror)
+                    _mark_failed(folder, mirror)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)

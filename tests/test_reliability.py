@@ -147,6 +147,16 @@ def test_a_dead_mirror_is_tried_once_per_process(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="failed earlier"):
         data.download(data.FileSpec("b.gz", md5="0" * 32), (mirror,), tmp_path)
     assert time.perf_counter() - t0 < first / 2 + 0.05
+    # another process (a fresh set of failed mirrors) also skips it for a while, instead of waiting again
+    monkeypatch.setattr(data, "_failed_mirrors", set())
+    t0 = time.perf_counter()
+    with pytest.raises(OSError, match="failed earlier"):
+        data.download(data.FileSpec("c.gz", md5="0" * 32), (mirror,), tmp_path)
+    assert time.perf_counter() - t0 < first / 2 + 0.05
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path.parent)
+    monkeypatch.setattr(data, "DATASETS", {"toy": data.DatasetSpec(tmp_path.name, "idx", {}, (mirror,), "")})
+    data.forget_failed_mirrors()  # what `make data` does first
+    assert not (tmp_path / ".unreachable-mirrors.json").exists()
     sock.close()
 
 

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> int:
     subprocess.run([sys.executable, str(ROOT / "tools" / "system_deps.py")], check=False)
+    data.forget_failed_mirrors()  # `make data` tries every mirror again
     for name in data.DATASETS:
         for split in data.SPLITS:
             try:
