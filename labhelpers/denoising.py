@@ -63,6 +63,9 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor, max_value: float = 1.0) -> torch.
     """Peak signal-to-noise ratio in dB per image, 10 log10(max^2 / MSE), for images in [0, max] (04)."""
     if x_hat.shape != x.shape:
         raise ValueError(f"psnr: x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
+    if x.max() > max_value * 1.001:  # the clean reference must lie in [0, max_value]
+        raise ValueError(f"psnr: the reference x reaches {x.max().item():.3g} but max_value is "
+                         f"{max_value}; pass max_value=255 for 0..255 images or divide them by 255")
     mse = (x_hat - x).pow(2).flatten(1).mean(1).clamp_min(1e-12)
     return 10 * torch.log10(max_value ** 2 / mse)
 

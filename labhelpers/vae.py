@@ -69,6 +69,9 @@ def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: to
     """BCE (Bernoulli likelihood) summed over pixels and batch + beta * KL summed over the batch, as pytorch/examples (05)."""
     if logits.shape != x.shape:
         raise ValueError(f"vae_loss: logits and x must have the same shape, got {tuple(logits.shape)} and {tuple(x.shape)}")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"vae_loss: x must hold pixel values in [0, 1] (Bernoulli targets), got [{x.min():.3g}, "
+                         f"{x.max():.3g}]; divide 0..255 images by 255")
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
     return bce + beta * kl_diag_normal(mu, logvar).sum()
 
