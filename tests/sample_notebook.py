@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+KERNELSPEC = {"name": "genmodels-course", "display_name": "Python (genmodels course)", "language": "python"}
 
 
 def _md(source: str, slide: str | None = None, **meta) -> nbformat.NotebookNode:

@@ -3,7 +3,8 @@
 usage: python tools/nbcontract.py [--hook] NOTEBOOK...   (exit 1 if any notebook falls short)
 
 --hook checks only what every commit must satisfy, even of a lecture in progress (the
-pre-commit hook): kernelspec `python3` and exactly one parameters cell of plain literals.
+pre-commit hook): kernelspec `genmodels-course` (the course kernel `make setup` registers, so a
+student never opens a lecture in a kernel without labhelpers) and exactly one parameters cell of plain literals.
 tests/test_notebook_contract.py runs every rule on every notebook.
 """
 
@@ -34,7 +35,8 @@ def _slide_type(cell: dict) -> str | None:
 
 def kernelspec(nb: dict) -> list[str]:
     name = nb.get("metadata", {}).get("kernelspec", {}).get("name")
-    return [] if name == "python3" else [f"kernelspec name is {name!r}, expected 'python3' (tools/nbtool.py clean)"]
+    return [] if name == "genmodels-course" else [
+        f"kernelspec name is {name!r}, expected 'genmodels-course', the course kernel (tools/nbtool.py clean)"]
 
 
 def parameters(nb: dict) -> list[str]:

@@ -27,7 +27,7 @@ from run_notebooks import run_one  # tools/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK = "NBVAL_CHECK_OUTPUT"
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+KERNELSPEC = {"name": "genmodels-course", "display_name": "Python (genmodels course)", "language": "python"}
 
 
 def clean(nb: nbformat.NotebookNode, executed: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
