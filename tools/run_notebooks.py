@@ -67,6 +67,7 @@ def run_one(nb: Path, out_dir: Path, kernel: str | None, params: list[tuple[str,
     else:
         partial.unlink(missing_ok=True)
     return {"notebook": nb.stem, "ok": code == 0, "wall_s": round(wall, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # papermill + kernel CPU time (all threads)
             "peak_rss_mib": round(usage.ru_maxrss / 1024), "executed": str(out) if code == 0 else None,
             "error": "" if code == 0 else error_line(log)}
 
@@ -113,11 +114,11 @@ def claims_table(claims: list[dict]) -> str:
 
 
 def summary_table(rows: list[dict], mode: str) -> str:
-    lines = ["| notebook | mode | status | wall (s) | peak RSS (MiB) | headline numbers |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| notebook | mode | status | wall (s) | CPU (s) | peak RSS (MiB) | headline numbers |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         status = "ok" if r["ok"] else "FAILED: " + r.get("error", "").replace("|", "/")[:120]
-        lines.append(f"| {r['notebook']} | {mode} | {status} | {r['wall_s']} | "
+        lines.append(f"| {r['notebook']} | {mode} | {status} | {r['wall_s']} | {r.get('cpu_s', '')} | "
                      f"{r['peak_rss_mib']} | {r.get('headline', '') if r['ok'] else ''} |")
     return "\n".join(lines)
 
