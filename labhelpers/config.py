@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import math
 import os
@@ -64,6 +65,7 @@ def setting(value: Any, quick: Any, full: Any) -> Any:
     return quick if QUICK else full
 
 
+@functools.lru_cache(maxsize=1)
 def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,

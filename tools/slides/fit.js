@@ -33,7 +33,6 @@ function courseFitSlides(Reveal) {
       var p = c.querySelector('.jp-InputArea pre, pre');
       p.textContent = lines.slice(i, i + maxLines).join('\n');
       if (i + maxLines < lines.length) { var out = c.querySelector('.jp-Cell-outputWrapper, .jp-OutputArea'); if (out) { out.remove(); } }
-      if (i > 0) { c.querySelectorAll('.jp-InputArea').length; }
       parts.push(c);
     }
     return parts;
