@@ -300,13 +300,13 @@ def prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         has_figure = any("image/png" in o.get("data", {}) for o in cell.outputs)
         n_lines = len(cell.source.splitlines())
         if has_figure and n_lines > 4:
-            cell.transient = {"remove_source": True}
+            cell.metadata["transient"] = {"remove_source": True}
         elif "export" in tags and n_lines > MAX_CODE_LINES:
             cell.source = _outline(cell.source)
         elif "export" not in tags and n_lines > MAX_OTHER_LINES:
             if not cell.outputs:
                 continue
-            cell.transient = {"remove_source": True}
+            cell.metadata["transient"] = {"remove_source": True}
         if not cell.source.strip() and not cell.outputs:
             continue
         cells.append(cell)

@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,7 +53,9 @@ def run_one(nb: Path, out_dir: Path, kernel: str | None, params: list[tuple[str,
         partial.unlink(missing_ok=True)
         raise SystemExit(128 + signum)
 
-    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # Python lets only the main thread install handlers (build_slides runs notebooks from worker threads).
+    main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         log = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)

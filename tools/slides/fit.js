@@ -21,51 +21,78 @@ function courseFitSlides(Reveal) {
     if (parent && parent.tagName === 'SECTION') { parent.style.display = oldParent; }
     return {height: h, kids: kids};
   }
-  function splitPre(cell, maxLines) {
-    // one code cell with too many lines becomes several cells of at most maxLines lines
-    var pre = cell.querySelector('.jp-InputArea pre, pre');
-    if (!pre) { return [cell]; }
-    var lines = pre.textContent.split('\n');
-    if (lines.length <= maxLines) { return [cell]; }
-    var parts = [];
-    for (var i = 0; i < lines.length; i += maxLines) {
+  function heightAlone(sec, c) {  // the height `c` takes as the only content of `sec`
+    sec.innerHTML = ''; sec.appendChild(c);
+    var h = measure(sec).height;
+    sec.removeChild(c);
+    return h;
+  }
+  function fits(sec, c) { return heightAlone(sec, c) <= H; }
+  function splitLines(sec, cell, pre) {
+    // a code block that does not fit: consecutive parts, each as many lines as fit (measured, wrapping included)
+    var idx = Array.prototype.indexOf.call(cell.querySelectorAll('pre'), pre);
+    var lines = pre.textContent.replace(/\n$/, '').split('\n'), parts = [], i = 0;
+    function part(a, b) {
       var c = cell.cloneNode(true);
-      var p = c.querySelector('.jp-InputArea pre, pre');
-      p.textContent = lines.slice(i, i + maxLines).join('\n');
-      if (i + maxLines < lines.length) { var out = c.querySelector('.jp-Cell-outputWrapper, .jp-OutputArea'); if (out) { out.remove(); } }
-      parts.push(c);
+      c.querySelectorAll('pre')[idx].textContent = lines.slice(a, b).join('\n');
+      return c;
+    }
+    while (i < lines.length) {
+      var j = i + 1;
+      while (j < lines.length && fits(sec, part(i, j + 1))) { j++; }
+      parts.push(part(i, j)); i = j;
     }
     return parts;
+  }
+  function split(sec, c, depth) {
+    // `c` (one cell) as a list of pieces that each fit a slide
+    if (depth > 4 || fits(sec, c)) { return [c]; }
+    var input = c.querySelector('.jp-Cell-inputWrapper'), output = c.querySelector('.jp-Cell-outputWrapper');
+    if (input && output && output.textContent.trim() + output.querySelectorAll('img').length) {
+      var a = c.cloneNode(true), b = c.cloneNode(true);  // code on one slide, what it printed or drew on the next
+      a.querySelector('.jp-Cell-outputWrapper').remove();
+      b.querySelector('.jp-Cell-inputWrapper').remove();
+      return split(sec, a, depth + 1).concat(split(sec, b, depth + 1));
+    }
+    var imgs = c.querySelectorAll('img');
+    if (imgs.length) {  // a figure taller than a slide: scale it down until the cell fits
+      var hgt = heightAlone(sec, c), img = imgs[imgs.length - 1];
+      var over = hgt - H, ih = img.getBoundingClientRect().height || img.naturalHeight;
+      img.style.maxHeight = Math.max(150, ih - over - 8) + 'px';
+      img.style.width = 'auto';
+      return [c];
+    }
+    var md = c.querySelector('.jp-RenderedMarkdown');
+    if (md) {  // a long markdown cell: its blocks (a long list: its items) go to consecutive slides
+      var blocks = Array.prototype.slice.call(md.children), pieces = [];
+      if (blocks.length === 1 && /^(UL|OL)$/.test(blocks[0].tagName)) {
+        var items = Array.prototype.slice.call(blocks[0].children);
+        blocks = items.map(function (li) { var l = blocks[0].cloneNode(false); l.appendChild(li.cloneNode(true)); return l; });
+      }
+      if (blocks.length < 2) { return [c]; }
+      blocks.forEach(function (b) {
+        var part = c.cloneNode(true), pm = part.querySelector('.jp-RenderedMarkdown');
+        pm.innerHTML = ''; pm.appendChild(b.cloneNode(true));
+        pieces = pieces.concat(split(sec, part, depth + 1));
+      });
+      return pieces;
+    }
+    var pres = Array.prototype.slice.call(c.querySelectorAll('pre'));
+    if (pres.length) {
+      var longest = pres.reduce(function (x, y) { return y.textContent.length > x.textContent.length ? y : x; });
+      return splitLines(sec, c, longest);
+    }
+    return [c];
   }
   leafSections().forEach(function (sec) {
     var m = measure(sec);
     if (m.height <= H) { return; }
     var notes = sec.querySelector('aside.notes');
     var children = Array.prototype.slice.call(sec.children).filter(function (c) { return c.tagName !== 'ASIDE'; });
-    // a single child taller than a slide: split code by lines
     var expanded = [];
-    children.forEach(function (c, i) {
-      var img = c.querySelector('img');
-      if (m.kids[i] > H && img) {  // a figure cell taller than a slide: scale its figure down to fit
-        var other = m.kids[i] - img.getBoundingClientRect().height;
-        img.style.maxHeight = Math.max(200, H - Math.max(0, other) - 10) + 'px';
-        expanded.push(c);
-      } else if (m.kids[i] > H && c.querySelector('.jp-RenderedMarkdown')) {
-        // a long markdown cell: its paragraphs, lists and tables go to consecutive slides
-        var md = c.querySelector('.jp-RenderedMarkdown');
-        var blocks = Array.prototype.slice.call(md.children);
-        blocks.forEach(function (b) {
-          var part = c.cloneNode(true), pm = part.querySelector('.jp-RenderedMarkdown');
-          pm.innerHTML = ''; pm.appendChild(b.cloneNode(true));
-          expanded.push(part);
-        });
-        c.remove();
-      } else if (m.kids[i] > H && c.querySelector('pre')) {
-        var lineH = 30, maxLines = Math.max(6, Math.floor((H - 60) / lineH));
-        splitPre(c, maxLines).forEach(function (p) { expanded.push(p); });
-        c.remove();
-      } else { expanded.push(c); }
-    });
+    children.forEach(function (c) { c.remove(); });
+    if (notes) { notes.remove(); }
+    children.forEach(function (c) { expanded = expanded.concat(split(sec, c, 0)); });
     expanded.forEach(function (c) { sec.appendChild(c); });
     if (notes) { sec.appendChild(notes); }
     // regroup the children into slides of at most H
