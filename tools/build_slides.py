@@ -205,6 +205,7 @@ def inline_image(match: re.Match, base: Path) -> str:
 
 # What a deck never shows: exercise solutions, stored wrong answers, checks, parameters, bookkeeping.
 DROP_TAGS = {"solution", "wrong_answer", "check", "parameters", "injected-parameters", "bookkeeping"}
+CLAIM = re.compile(r"""lh\.claim\(\s*["']([A-Za-z0-9_]+)["']""")
 BOOKKEEPING = re.compile(r"lh\.start\(|record_metrics\(|^NOTEBOOK\s*=", re.M)
 # Environment noise in outputs: missing-dataset notes, checkpoint chatter, machine paths, test markers.
 NOISE = re.compile(r"not found|not installed|digit sample|make data|/(?:work|home|usr|tmp|root|Users)/|loaded weights"
@@ -309,6 +310,12 @@ def prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.metadata["transient"] = {"remove_source": True}
         if not cell.source.strip() and not cell.outputs:
             continue
+        names = CLAIM.findall(cell.source)
+        if names and cell.outputs:  # a results slide: the claim's numbers and the figure or table that carries it
+            title = "; ".join(n.replace("_", " ").capitalize() for n in names)
+            cells.append(nbformat.v4.new_markdown_cell(f"### Result: {title}",
+                                                       metadata={"slideshow": {"slide_type": "subslide"}}))
+            cell.metadata["slideshow"] = {"slide_type": "-"}
         cells.append(cell)
     nb.cells = _notes_on_every_section(cells)
     return nb

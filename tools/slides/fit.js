@@ -54,6 +54,16 @@ function courseFitSlides(Reveal) {
       b.querySelector('.jp-Cell-inputWrapper').remove();
       return split(sec, a, depth + 1).concat(split(sec, b, depth + 1));
     }
+    var outs = c.querySelectorAll('.jp-OutputArea-child');
+    if (!input && outs.length > 1) {  // several outputs (text, then a figure): each may go to its own slide
+      var pieces0 = [];
+      for (var k = 0; k < outs.length; k++) {
+        var one = c.cloneNode(true), kids = one.querySelectorAll('.jp-OutputArea-child');
+        for (var q = 0; q < kids.length; q++) { if (q !== k) { kids[q].remove(); } }
+        pieces0 = pieces0.concat(split(sec, one, depth + 1));
+      }
+      return pieces0;
+    }
     var imgs = c.querySelectorAll('img');
     if (imgs.length) {  // a figure taller than a slide: scale it down until the cell fits
       var hgt = heightAlone(sec, c), img = imgs[imgs.length - 1];

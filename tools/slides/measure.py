@@ -115,9 +115,15 @@ def measure(deck: Path, contact_sheet: Path | None = None, pdf: bool = True) -> 
     return out
 
 
-def problems(m: dict, solution_lines: list[str] = ()) -> list[str]:
-    """Everything in a measurement that the slides contract forbids, one line each."""
+def problems(m: dict, solution_lines: list[str] = (), claims: list[str] = ()) -> list[str]:
+    """Everything in a measurement that the slides contract forbids, one line each (`claims`: the names of the
+    lecture's claims, each of which needs a results slide)."""
     bad = [f"request left the machine: {u}" for u in m["remote_requests"]]
+    texts = " ".join(s["text"] for s in m["slides"])
+    for name in claims:
+        if f"Result: {name.replace('_', ' ').capitalize()}" not in texts and \
+                f"; {name.replace('_', ' ').capitalize()}" not in texts:
+            bad.append(f"claim {name}: no results slide")
     for s in m["slides"]:
         where = f"slide {s['index']}"
         if s["height"] > s["limit"] + 2:
@@ -149,6 +155,23 @@ def problems(m: dict, solution_lines: list[str] = ()) -> list[str]:
     if m.get("pdf_overfull"):
         bad.append(f"PDF export: {m['pdf_overfull']} pages hold more than a page")
     return bad
+
+
+def claim_names(notebook: Path) -> list[str]:
+    """The names of the claims a lecture makes with a literal name (`lh.claim("name", ...)`) outside exercises."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from build_slides import CLAIM
+
+    nb = nbformat.read(notebook, as_version=4)
+    names, in_exercises = [], False
+    for c in nb.cells:
+        if c.cell_type == "markdown" and re.match(r"#{1,3} ", c.source.strip()):
+            in_exercises = c.source.strip().lstrip("#").strip().lower().startswith("exercise")
+        elif c.cell_type == "code" and not in_exercises:  # decks leave the exercises out
+            names += CLAIM.findall(c.source)
+    return names
 
 
 def solution_lines(notebook: Path) -> list[str]:
