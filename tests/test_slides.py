@@ -184,3 +184,12 @@ def test_measure_reports_what_an_instructor_would_see():
     assert any("figure text 12.0 px" in p for p in measure.problems(small))
     assert any("no results slide" in p for p in measure.problems(ok, [], ["prior_helps", "other_claim"]))
     assert any("shows solution code" in p for p in measure.problems(ok, ["Result: Prior helps"]))
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_figures_keep_the_course_font_sizes(nb):
+    """No figure text set below the course's 12 pt by hand (the deck test measures text at the rcParams sizes,
+    so a `fontsize=8` legend would shrink under 16 px on a projector unseen)."""
+    small = [m.group(0) for cell in nbformat.read(nb, as_version=4).cells if cell.cell_type == "code"
+             for m in re.finditer(r"fontsize\s*=\s*(\d+(?:\.\d+)?)", cell.source) if float(m.group(1)) < 12]
+    assert not small, f"{nb.name}: figure text below 12 pt: {small} (leave the size to labhelpers.plotting's style)"
