@@ -80,8 +80,17 @@ require({waitSeconds: 15},
   ["{{ reveal_url_prefix }}/dist/reveal.js", "{{ reveal_url_prefix }}/plugin/notes/notes.js"],
   function (Reveal, RevealNotes) {
     window.Reveal = Reveal;
+    var fit = function () {  // split what does not fit before reveal lays out slides (and PDF pages)
+      courseFitSlides(Reveal);
+      start();
+    };
+    var whenImagesLoaded = function () {  // a figure not yet decoded measures 0 px tall: wait for every one
+      var pending = Array.prototype.filter.call(document.images, function (img) { return !img.complete; });
+      Promise.all(pending.map(function (img) {
+        return new Promise(function (done) { img.addEventListener('load', done); img.addEventListener('error', done); });
+      })).then(fit);
+    };
     var start = function () {
-      courseFitSlides(Reveal);  // split what does not fit before reveal lays out slides (and PDF pages)
       Reveal.initialize({
         controls: true, progress: true, history: true, center: false,
         transition: "{{reveal_transition}}", slideNumber: "{{reveal_number}}", plugins: [RevealNotes],
@@ -89,7 +98,7 @@ require({waitSeconds: 15},
         pdfMaxPagesPerSlide: 1, pdfSeparateFragments: false,
       }).then(function () { window.courseDeckReady = true; });
     };
-    if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(start); } else { start(); }
+    if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(whenImagesLoaded); } else { whenImagesLoaded(); }
   });
 </script>
 {% endblock footer_js %}
