@@ -5,6 +5,8 @@ Edit the cells tagged `export` in the notebook and run the export again (the pre
 """
 # ruff: noqa: E501
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -77,17 +79,50 @@ def denoising_loss(model: nn.Module, x: torch.Tensor, kind: str = "gaussian", le
     return F.mse_loss(model(x_tilde), x)                        # scored against the clean x
 
 
-def fit_linear_denoiser(x_clean: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Least-squares A ((D+1) x D) with x ~ [x_noisy, 1] @ A on (noisy, clean) training pairs (04)."""
-    x_noisy = gaussian_noise(x_clean, sigma, generator=generator).flatten(1)        # (N, D)
-    design = torch.cat([x_noisy, torch.ones(len(x_noisy), 1, device=x_noisy.device)], 1)  # (N, D + 1)
-    return torch.linalg.lstsq(design.double().cpu(), x_clean.flatten(1).double().cpu()).solution.float()
+def clipped_noise_moments(x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of clip(x + sigma * eps, 0, 1), eps ~ N(0, 1), per pixel: a censored Gaussian (04)."""
+    sigma = float(sigma)
+    if sigma <= 0:
+        raise ValueError(f"clipped_noise_moments: expected a noise level sigma > 0, got {sigma}")
+    x = x.double()
+    a, b = -x / sigma, (1 - x) / sigma                      # where x + sigma * eps hits 0 and 1
+    cdf_a, cdf_b = torch.special.ndtr(a), torch.special.ndtr(b)
+    pdf_a, pdf_b = (-a ** 2 / 2).exp() / math.sqrt(2 * math.pi), (-b ** 2 / 2).exp() / math.sqrt(2 * math.pi)
+    inside = cdf_b - cdf_a                                  # P(0 < x + sigma * eps < 1)
+    mean = (1 - cdf_b) + x * inside + sigma * (pdf_a - pdf_b)
+    second = (1 - cdf_b) + x ** 2 * inside + 2 * x * sigma * (pdf_a - pdf_b) \
+        + sigma ** 2 * (inside + a * pdf_a - b * pdf_b)
+    return mean, (second - mean ** 2).clamp_min(0)
 
 
-def apply_linear(A: torch.Tensor, x_noisy: torch.Tensor) -> torch.Tensor:
-    """The linear denoiser's output W x_noisy + b, clipped to [0, 1], in x_noisy's shape (04)."""
-    x_hat = x_noisy.flatten(1).cpu() @ A[:-1] + A[-1]                               # W x_noisy + b
-    return x_hat.clamp(0, 1).view(x_noisy.shape).to(x_noisy.device)
+def best_linear_denoiser(x_clean: torch.Tensor, sigma: float, clipped: bool = True) -> dict[str, torch.Tensor]:
+    """Linear MMSE denoiser x_hat = mean + (x_noisy - noisy_mean) @ W for Gaussian noise sigma (04).
+
+    The expectation over the noise is taken in closed form, as if fitted on infinitely many noisy copies of
+    each image. clipped=True: noise clipped to [0, 1] like gaussian_noise; clipped=False: the textbook
+    Wiener filter W = (Sigma + sigma^2 I)^-1 Sigma (symmetric, so also Sigma (Sigma + sigma^2 I)^-1).
+    """
+    sigma = float(sigma)
+    if sigma <= 0:
+        raise ValueError(f"best_linear_denoiser: expected a noise level sigma > 0, got {sigma}")
+    x = x_clean.flatten(1).double().cpu()                                  # (N, D)
+    if clipped:
+        m, v = clipped_noise_moments(x, sigma)                             # E and Var of the noisy pixel given x
+    else:
+        m, v = x, torch.full_like(x, sigma ** 2)
+    clean_mean, noisy_mean = x.mean(0), m.mean(0)
+    dm = m - noisy_mean
+    c_noisy = dm.T @ dm / len(x) + torch.diag(v.mean(0))                   # Cov(x_noisy): signal part + noise
+    c_cross = dm.T @ (x - clean_mean) / len(x)                             # Cov(x_noisy, x)
+    W = torch.linalg.solve(c_noisy, c_cross)                               # (D, D)
+    return {"W": W, "noisy_mean": noisy_mean, "clean_mean": clean_mean}
+
+
+def apply_linear(denoiser: dict[str, torch.Tensor], x_noisy: torch.Tensor) -> torch.Tensor:
+    """A best_linear_denoiser's output, clipped to [0, 1], in x_noisy's shape and dtype (04)."""
+    d = denoiser
+    x_hat = (x_noisy.flatten(1).double().cpu() - d["noisy_mean"]) @ d["W"] + d["clean_mean"]
+    return x_hat.clamp(0, 1).to(x_noisy.dtype).view(x_noisy.shape).to(x_noisy.device)
 
 
 def mixture_score(x: torch.Tensor, means: torch.Tensor, s: float, sigma: float) -> torch.Tensor:

@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from labhelpers.denoising import corrupt, gaussian_noise, masking, salt_and_pepper
+from labhelpers.denoising import (
+    apply_linear,
+    best_linear_denoiser,
+    clipped_noise_moments,
+    corrupt,
+    gaussian_noise,
+    masking,
+    salt_and_pepper,
+)
 
 
 def _images(n=64, value=None):
@@ -64,3 +72,33 @@ def test_bad_levels_raise():
     with pytest.raises(ValueError, match="unknown kind"):
         corrupt(x, "blur", 0.1)
     assert torch.equal(corrupt(x, "masking", 0.0), x)
+
+
+def test_clipped_noise_moments_match_sampling():
+    x = torch.tensor([0.0, 0.02, 0.3, 0.5, 0.99, 1.0], dtype=torch.float64)
+    mean, var = clipped_noise_moments(x, 0.4)
+    draws = (x + 0.4 * torch.randn(200_000, len(x), generator=torch.Generator().manual_seed(0),
+                                   dtype=torch.float64)).clamp(0, 1)
+    assert (mean - draws.mean(0)).abs().max() < 3e-3
+    assert (var - draws.var(0)).abs().max() < 3e-3
+    with pytest.raises(ValueError, match="sigma"):
+        clipped_noise_moments(x, 0.0)
+
+
+def test_best_linear_denoiser_unclipped_is_wiener_filter():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 1, 4, 4, generator=g)
+    d = best_linear_denoiser(x, 0.2, clipped=False)
+    flat = x.flatten(1).double()
+    cov = (flat - flat.mean(0)).T @ (flat - flat.mean(0)) / len(flat)
+    wiener = cov @ torch.linalg.inv(cov + 0.04 * torch.eye(16, dtype=torch.float64))
+    assert torch.allclose(d["W"], wiener.T, atol=1e-10)
+    assert torch.allclose(d["noisy_mean"], d["clean_mean"])
+    x_noisy = gaussian_noise(x, 0.2, generator=g)
+    before = x_noisy.clone()
+    out = apply_linear(best_linear_denoiser(x, 0.2), x_noisy)
+    assert torch.equal(before, x_noisy) and out.shape == x.shape and out.dtype == x.dtype
+    assert 0 <= out.min() and out.max() <= 1
+    # clipping-aware beats the Wiener filter on clipped noise (it is the MMSE linear map for it)
+    mse = lambda d: (apply_linear(d, x_noisy) - x).pow(2).mean()
+    assert mse(best_linear_denoiser(x, 0.2)) < mse(d)
