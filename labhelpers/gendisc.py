@@ -65,6 +65,33 @@ def classify(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return predict(model, x).argmax(1)
 
 
+def fit_diagonal_gaussian(z: torch.Tensor, ridge: float = 1e-4) -> torch.distributions.Independent:
+    """Naive Bayes for one class: independent Gaussians per coordinate of the rows of z (N x D), variance + ridge (01)."""
+    if z.ndim != 2 or len(z) < 1:
+        raise ValueError(f"fit_diagonal_gaussian: expected an (N, D) tensor with N >= 1, got {tuple(z.shape)}")
+    z = z.detach().double()
+    mean = z.mean(0)                                              # (D,)
+    var = z.var(0, unbiased=False) + ridge                        # (D,): the diagonal of the MLE covariance + ridge
+    return torch.distributions.Independent(torch.distributions.Normal(mean, var.sqrt()), 1)
+
+
+def train_softmax_classifier(x: torch.Tensor, y: torch.Tensor, hidden: int = 0, steps: int = 300,
+                             batch_size: int = 128, lr: float = 3e-3,
+                             num_classes: int = 10, generator: torch.Generator | None = None) -> nn.Module:
+    """Logistic regression (hidden=0) or a one-hidden-layer MLP on flattened inputs, Adam on the cross-entropy (01)."""
+    layers = [nn.Linear(x[0].numel(), hidden), nn.ReLU(), nn.Linear(hidden, num_classes)] if hidden else \
+        [nn.Linear(x[0].numel(), num_classes)]
+    model = nn.Sequential(nn.Flatten(), *layers)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        batch = torch.randint(len(x), (min(batch_size, len(x)),), generator=generator)   # sampled with replacement
+        loss = F.cross_entropy(model(x[batch]), y[batch])                              # -mean log p(y|x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
 def auroc(scores_negative: torch.Tensor, scores_positive: torch.Tensor) -> float:
     """Area under the ROC curve: probability that a positive scores above a negative, ties counting half (01, 02)."""
     neg, pos = scores_negative.flatten().double(), scores_positive.flatten().double()

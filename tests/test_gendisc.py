@@ -51,3 +51,27 @@ def test_fit_gaussian_recovers_moments():
     assert torch.allclose(dist.covariance_matrix.float(), torch.tensor([[5.0, 0.5], [0.5, 0.25]]), atol=0.1)
     with pytest.raises(ValueError, match="at least 2 samples"):
         fit_gaussian(torch.zeros(1, 2))
+
+
+def test_fit_diagonal_gaussian_is_the_diagonal_of_the_full_fit():
+    from labhelpers.gendisc import fit_diagonal_gaussian
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(500, 3, generator=g) @ torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.2]])
+    nb, full = fit_diagonal_gaussian(z, ridge=0.01), fit_gaussian(z, ridge=0.01)
+    diag = torch.distributions.MultivariateNormal(full.mean, torch.diag(full.covariance_matrix.diagonal()))
+    assert torch.allclose(nb.log_prob(z.double()), diag.log_prob(z.double()))
+    with pytest.raises(ValueError):
+        fit_diagonal_gaussian(torch.zeros(5))
+
+
+def test_train_softmax_classifier_learns_a_separable_task():
+    from labhelpers.gendisc import train_softmax_classifier
+
+    g = seed_everything(0)
+    x = torch.zeros(100, 1, 4, 4)
+    y = torch.arange(100) % 2
+    x[y == 1, :, :2] = 1.0
+    for hidden in (0, 16):
+        model = train_softmax_classifier(x, y, hidden=hidden, steps=100, num_classes=2, generator=g)
+        assert accuracy(model(x), y) == 1.0
