@@ -199,3 +199,23 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+def local_checkerboard_energy(y: torch.Tensor, border: int = 0) -> torch.Tensor:
+    """E_loc: share of an image's variance in the checkerboard coefficient of its aligned 2x2 blocks, per image (03).
+
+    Block [[a, b], [c, d]] has the coefficient q = (a - b - c + d) / 4; E_loc = mean q^2 / mean (y - mean y)^2.
+    1 for a pure checkerboard, 0 when every 2x2 block is constant; unlike E_2 it also counts a checkerboard whose
+    sign or strength changes across the image. `border` (even, to keep the blocks aligned) is cropped first.
+    """
+    if y.ndim < 2:
+        raise ValueError(f"local_checkerboard_energy: expected images (..., H, W), got shape {tuple(y.shape)}")
+    if border:
+        y = y[..., border:-border, border:-border]
+    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
+    if h < 2 or w < 2:
+        raise ValueError(f"local_checkerboard_energy: crop too small ({tuple(y.shape[-2:])}) after border={border}")
+    y = y[..., :h, :w].double()
+    q = (y[..., 0::2, 0::2] - y[..., 0::2, 1::2] - y[..., 1::2, 0::2] + y[..., 1::2, 1::2]) / 4   # (..., h/2, w/2)
+    variance = (y - y.mean(dim=(-2, -1), keepdim=True)).pow(2).mean(dim=(-2, -1))
+    return (q.pow(2).mean(dim=(-2, -1)) / variance.clamp_min(1e-30)).float()

@@ -12,6 +12,7 @@ from labhelpers.convnets import (
     conv_output_size,
     conv_transpose_output_size,
     design_mirrored,
+    local_checkerboard_energy,
     mirrored_encoder_decoder,
     period2_energy,
 )
@@ -96,6 +97,22 @@ def test_period2_energy_known_answers():
     assert period2_energy(torch.ones(3, 8, 8)).shape == (3,)
     with pytest.raises(ValueError, match="too small"):
         period2_energy(torch.ones(4, 4), border=2)
+
+
+def test_local_checkerboard_energy_known_answers():
+    yy, xx = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
+    checker = ((yy + xx) % 2).float()
+    assert local_checkerboard_energy(checker).item() == pytest.approx(1.0)
+    noise = torch.rand(2, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    blocky = F.interpolate(noise, scale_factor=2, mode="nearest")[:, 0]        # every aligned 2x2 block constant
+    assert torch.allclose(local_checkerboard_energy(blocky), torch.zeros(2), atol=1e-7)
+    # a checkerboard whose sign flips halfway: E_2 misses part of it, E_loc does not
+    flipped = (2 * checker - 1) * torch.where(xx < 4, 1.0, -1.0)
+    assert local_checkerboard_energy(flipped).item() == pytest.approx(1.0)
+    assert period2_energy(flipped).item() < 0.9
+    assert local_checkerboard_energy(torch.ones(3, 8, 8)).shape == (3,)
+    with pytest.raises(ValueError, match="too small"):
+        local_checkerboard_energy(torch.ones(4, 4), border=2)
 
 
 def test_fully_convolutional_autoencoder():
