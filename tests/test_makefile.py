@@ -34,7 +34,9 @@ def test_run_and_test_pin_threads():
     text = (ROOT / "Makefile").read_text()
     assert "OMP_NUM_THREADS=$(THREADS)" in text and "THREADS ?= 2" in text
     assert "$(NB_ENV)" in text.split("\ntest:", 1)[1].split("\n\n", 1)[0]
-    assert "$(NB_ENV)" in text.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    run = text.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "$(NB_ENV)" in run and "OMP_NUM_THREADS=$(RUN_THREADS)" in run and "--jobs $(JOBS)" in run
+    assert "RUN_THREADS ?= 1" in text and "JOBS ?= 2" in text
 
 
 def test_ci_runs_the_tests_then_every_claim():

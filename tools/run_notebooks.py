@@ -1,6 +1,10 @@
 """Execute notebooks with papermill into build/, export HTML, and print one summary table.
 
-usage: python tools/run_notebooks.py [--quick] [--kernel NAME] [-p NAME VALUE]... [NOTEBOOK...]
+usage: python tools/run_notebooks.py [--quick] [--jobs N] [--kernel NAME] [-p NAME VALUE]... [NOTEBOOK...]
+
+`--jobs N` runs N notebooks at a time; a notebook starts only after the notebooks its metadata
+names in `labhelpers.needs` (whose checkpoints or metrics it reads) have finished, when they are
+part of the same run.
 
 Each notebook runs in its own papermill process (working directory notebooks/), so its
 wall time and peak memory (largest RSS of papermill and its kernel, from wait4) are its
@@ -28,6 +32,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
+RUNNING: set[subprocess.Popen] = set()  # papermill processes of this runner (killed with it)
+
+
+def kill_running(signum, _frame):
+    """SIGTERM/SIGINT handler of a runner with several notebooks at once: no papermill or kernel stays behind."""
+    for proc in list(RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    raise SystemExit(128 + signum)
 
 
 def run_one(nb: Path, out_dir: Path, kernel: str | None, params: list[tuple[str, str]], env: dict) -> dict:
@@ -44,6 +59,7 @@ def run_one(nb: Path, out_dir: Path, kernel: str | None, params: list[tuple[str,
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+    RUNNING.add(proc)
 
     def stop(signum, _frame):  # a killed runner leaves no papermill or kernel behind
         try:
@@ -60,6 +76,7 @@ def run_one(nb: Path, out_dir: Path, kernel: str | None, params: list[tuple[str,
         log = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
+        RUNNING.discard(proc)
         for sig, handler in old.items():
             signal.signal(sig, handler)
     wall = time.perf_counter() - start
@@ -149,6 +166,40 @@ def write_summary(rows: list[dict], mode: str, parameters: list[tuple[str, str]]
     return path
 
 
+def needs(nb: Path) -> list[str]:
+    """The notebooks (stems) whose outputs `nb` reads, from its metadata `labhelpers.needs`."""
+    import nbformat
+
+    return list(nbformat.read(nb, as_version=4).metadata.get("labhelpers", {}).get("needs", []))
+
+
+def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
+    """Run up to `jobs` notebooks at a time, each after the ones it needs; rows in the order given."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    stems = {nb.stem for nb in notebooks}
+    waits_for = {nb: [s for s in needs(nb) if s in stems] for nb in notebooks}
+    done: dict[str, dict] = {}
+    old = {sig: signal.signal(sig, kill_running) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with ThreadPoolExecutor(jobs) as pool:
+            pending, running = list(notebooks), {}
+            while pending or running:
+                for nb in [nb for nb in pending if all(s in done for s in waits_for[nb])][: jobs - len(running)]:
+                    pending.remove(nb)
+                    running[pool.submit(run, nb)] = nb
+                if not running:
+                    raise SystemExit(f"run_notebooks: {[nb.name for nb in pending]} need each other "
+                                     "(labhelpers.needs in their metadata forms a cycle)")
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done[running.pop(future).stem] = future.result()
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return [done[nb.stem] for nb in notebooks]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path)
@@ -156,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernel", default=None)
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--no-html", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks at a time (threads each: cores / jobs)")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     mode = "quick" if args.quick else "full"
     name = variant(mode, args.parameter)
@@ -166,10 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LAB_QUICK="1" if args.quick else "0", LAB_BUILD_DIR=str(BUILD),
                LAB_METRICS_DIR=str(metrics_dir))
-    env.setdefault("OMP_NUM_THREADS", "2")  # pinned: the README's numbers were made with 2 threads
-    rows = []
-    for nb in notebooks:
-        nb = nb.resolve()
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // args.jobs)))
+
+    def run(nb: Path) -> dict:
         print(f"running {nb.name} ({mode}) ...", flush=True)
         metrics_path = metrics_dir / f"{nb.stem}.json"
         metrics_path.unlink(missing_ok=True)  # never report a previous run's numbers
@@ -180,9 +233,16 @@ def main(argv: list[str] | None = None) -> int:
         row["headline"] = headline(row["metrics"])
         if row["ok"] and not args.no_html:
             export_html(Path(row["executed"]), html_dir)
+        print(f"  {nb.stem}: {'ok' if row['ok'] else 'FAILED'} in {row['wall_s']:.0f} s", flush=True)
         if not row["ok"]:
             print(f"  FAILED: {row['error']}\n  (log: {out_dir / (nb.stem + '.log')})", flush=True)
-        rows.append(row)
+        return row
+
+    notebooks = [nb.resolve() for nb in notebooks]
+    if args.jobs == 1:
+        rows = [run(nb) for nb in notebooks]
+    else:
+        rows = run_parallel(notebooks, run, args.jobs)
     write_summary(rows, mode, args.parameter)
     claims = claims_rows(rows)
     print("\n" + summary_table(rows, mode))
