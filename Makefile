@@ -13,6 +13,9 @@ NB_ENV := TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=$(THREADS) MKL_NUM_THR
 # two cores better than one model on two threads); a notebook waits for those it reads (labhelpers.needs).
 JOBS ?= 2
 RUN_THREADS ?= 1
+# `make test` runs its test files on TEST_JOBS pytest-xdist workers (a file's tests stay on one worker).
+TEST_JOBS ?= 2
+TEST_THREADS ?= 1
 
 .PHONY: help setup system-deps run lab test data slides exercises bench clean lock
 
@@ -43,7 +46,8 @@ lab: setup exercises ## JupyterLab at the repo root, opened on your exercises/ (
 		--LabApp.default_url=/lab/tree/exercises
 
 test: setup system-deps ## unit tests, every notebook under nbval in quick mode, slides and student copies
-	LAB_QUICK=1 $(NB_ENV) $(BIN)/python -m pytest
+	LAB_QUICK=1 $(NB_ENV) OMP_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS) \
+		$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 data: setup ## fetch every dataset reachable from here (apt package, downloads)
 	$(BIN)/python tools/fetch_data.py
