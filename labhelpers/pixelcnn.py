@@ -101,6 +101,19 @@ def train_pixelcnn(model: nn.Module, x_train: torch.Tensor, num_steps: int, batc
     return history
 
 
+def stochastic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Pixels in [0, 1] -> {0, 1}: each pixel is on with probability equal to its grey level (07)."""
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"stochastic_binarize expects grey levels in [0, 1], got [{x.min():.3g}, {x.max():.3g}]")
+    return (torch.rand(x.shape, generator=generator).to(x.device) < x).float()
+
+
+def binarization_entropy(x: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats per image, (B,)) of the stochastic binarization of grey images: sum of Bernoulli entropies (07)."""
+    p = x.flatten(1).double()
+    return -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)).sum(1)
+
+
 @torch.no_grad()
 def sample(model: nn.Module, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw n images pixel by pixel in raster order: H*W forward passes, each fixing one pixel (07)."""

@@ -6,12 +6,14 @@ import torch
 from labhelpers.pixelcnn import (
     MaskedConv2d,
     PixelCNN,
+    binarization_entropy,
     binarize,
     bits_per_dim,
     causal_mask,
     nll_per_image,
     pixelcnn_loss,
     sample,
+    stochastic_binarize,
 )
 
 
@@ -102,3 +104,31 @@ def test_sample_follows_a_fixed_bias():
     model.net[-1].bias.data.fill_(math.log(0.9 / 0.1))  # p(x_i = 1) = 0.9 everywhere
     s = sample(model, 50, generator=torch.Generator().manual_seed(0))
     assert abs(s.mean().item() - 0.9) < 0.03
+
+
+def test_stochastic_binarize_draws_each_pixel_with_its_grey_level():
+    grey = torch.tensor([0.0, 0.25, 0.5, 1.0]).repeat(4000, 1).view(4000, 1, 2, 2)
+    x = stochastic_binarize(grey, generator=torch.Generator().manual_seed(0))
+    assert x.shape == grey.shape and torch.all((x == 0) | (x == 1))
+    freq = x.mean(0).flatten()
+    assert freq[0] == 0 and freq[3] == 1  # black stays black, white stays white
+    assert abs(freq[1] - 0.25) < 0.03 and abs(freq[2] - 0.5) < 0.03
+    again = stochastic_binarize(grey, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)  # one generator seed, one fixed draw
+    with pytest.raises(ValueError, match="grey levels"):
+        stochastic_binarize(torch.full((1, 1, 2, 2), 1.5))
+
+
+def test_binarization_entropy_is_the_sum_of_bernoulli_entropies():
+    grey = torch.tensor([[0.0, 1.0, 0.5, 0.1], [0.0, 0.0, 1.0, 1.0]]).view(2, 1, 2, 2)
+    h = binarization_entropy(grey)
+    h01 = -(0.1 * math.log(0.1) + 0.9 * math.log(0.9))
+    assert h.shape == (2,)
+    assert h[0].item() == pytest.approx(math.log(2) + h01, abs=1e-6)  # 0.1 in float32
+    assert h[1].item() == 0.0  # black and white pixels are not random
+    # the bound: the expected NLL of the best per-pixel model (p = grey level) equals it, on average over draws
+    g = torch.Generator().manual_seed(0)
+    p = grey[0].clamp(1e-6, 1 - 1e-6)
+    draws = torch.stack([stochastic_binarize(grey[0], generator=g) for _ in range(20000)])
+    nll = -(draws * p.log() + (1 - draws) * (1 - p).log()).flatten(1).sum(1)
+    assert nll.mean().item() == pytest.approx(h[0].item(), abs=0.02)
