@@ -109,3 +109,29 @@ def test_sample_images_range_and_size():
     assert d.sample_images(net, 2, "euler", 2, generator=g, size=28).shape == (2, 1, 28, 28)
     labels = torch.tensor([3, 7])
     assert d.sample_images(net, 2, "ddpm", 2, labels=labels, guidance=1.0, generator=g).shape == (2, 1, 14, 14)
+
+
+def test_full_chain_visits_every_step_and_is_ddpm():
+    """The 1,000-step reference of section 8 is Ho et al.'s full chain: every t from T down to 1, eta = 1."""
+    schedule = d.Schedule()
+    assert d.sampling_times(schedule, schedule.num_steps) == list(range(schedule.num_steps, 0, -1))
+
+    class Zero(torch.nn.Module):  # eps_theta = 0: each step shrinks x by 1 / sqrt(alpha_t) and adds sqrt(beta_tilde_t) z
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t, y=None):
+            return torch.zeros_like(x)
+
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    T = 30
+    small = d.Schedule(T, 1e-3, 0.2)
+    got = d.sample_diffusion(Zero(), (8, 2), small, T, 1.0, generator=g1).double()
+    x = torch.randn(8, 2, generator=g2).double()
+    for t in range(T, 0, -1):  # Ho et al.'s Algorithm 2 with eps_theta = 0
+        beta, ab = small.betas[t - 1], small.alpha_bars[t - 1]
+        ab_prev = small.alpha_bars[t - 2] if t > 1 else torch.tensor(1.0, dtype=torch.float64)
+        z = torch.randn(8, 2, generator=g2).double()
+        x = x / (1 - beta).sqrt() + ((1 - ab_prev) / (1 - ab) * beta).sqrt() * z
+    assert torch.allclose(got, x, atol=1e-4)
