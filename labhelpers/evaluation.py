@@ -13,8 +13,11 @@ import torch.nn.functional as F
 
 @torch.no_grad()
 def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
-               batch_size: int = 100) -> torch.Tensor:
-    """Importance-weighted lower bound on log p(x) per image (B,) in nats: log mean_k p(x, z_k) / q(z_k | x) (10)."""
+               batch_size: int = 100, prior: torch.distributions.Distribution | None = None) -> torch.Tensor:
+    """Importance-weighted lower bound on log p(x) per image (B,) in nats: log mean_k p(x, z_k) / q(z_k | x).
+
+    prior: the distribution of z (a MultivariateNormal, e.g. fitted to the codes); None is the VAE's N(0, I) (10).
+    """
     if k < 1:
         raise ValueError(f"iwae_bound: k must be >= 1 importance samples, got {k}")
     if not torch.all((x == 0) | (x == 1)):
@@ -28,7 +31,10 @@ def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torch
         eps = torch.randn((k, *mu.shape), generator=generator).to(mu)  # (k, b, D)
         z = mu + std * eps
         log_q = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * math.log(2 * math.pi)).sum(-1)  # log q(z|x): (k, b)
-        log_pz = (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1)  # log p(z): (k, b)
+        if prior is None:
+            log_pz = (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1)  # log p(z) of N(0, I): (k, b)
+        else:
+            log_pz = prior.log_prob(z.double()).to(z.dtype)  # log p(z) of the given prior: (k, b)
         logits = model.decode(z.flatten(0, 1)).view(k, len(xb), -1)  # (k, b, pixels)
         target = xb.flatten(1).expand(k, -1, -1)
         log_px_z = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)  # (k, b)

@@ -163,6 +163,29 @@ def test_iwae_k1_equals_elbo_in_expectation_and_grows_with_k():
     assert iwae50 > iwae1 + 0.05
 
 
+def test_iwae_with_a_given_prior():
+    """prior=N(0, I) reproduces the default; another prior changes log p(z), and so the bound, by a known amount."""
+    from labhelpers.vae import VAE
+
+    torch.manual_seed(0)
+    model = VAE(latent_dim=3, hidden=16, image_shape=(1, 3, 3))
+    x = (torch.rand(20, 1, 3, 3, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    standard = torch.distributions.MultivariateNormal(torch.zeros(3, dtype=torch.float64),
+                                                      torch.eye(3, dtype=torch.float64))
+    default = iwae_bound(model, x, 5, generator=torch.Generator().manual_seed(2))
+    given = iwae_bound(model, x, 5, generator=torch.Generator().manual_seed(2), prior=standard)
+    assert torch.allclose(default, given, atol=1e-5)
+    # q(z|x) = p(z) = N(0, I) and a decoder that ignores z: with the prior N(0, 4 I) instead, k = 1 gives
+    # log p(x) + E_q[log N(z; 0, 4I) - log N(z; 0, I)] = log p(x) - 2 log 2 + 2 * (1 - 1/4) / 2 on average (2-D z)
+    wide = torch.distributions.MultivariateNormal(torch.zeros(2, dtype=torch.float64),
+                                                  4 * torch.eye(2, dtype=torch.float64))
+    logits = torch.tensor([[0.0, 2.0, -1.0]])
+    x3 = torch.tensor([[1.0, 1.0, 0.0]]).repeat(20000, 1)
+    exact = iwae_bound(_PriorVAE(logits), x3[:1], 1)
+    shifted = iwae_bound(_PriorVAE(logits), x3, 1, generator=torch.Generator().manual_seed(0), prior=wide)
+    assert shifted.mean().item() == pytest.approx(exact.item() - 2 * math.log(2) + 2 * 0.5 * 0.75, abs=0.02)
+
+
 def test_iwae_rejects_bad_input():
     with pytest.raises(ValueError, match="k must be"):
         iwae_bound(_PriorVAE(torch.zeros(1, 3)), torch.zeros(1, 3), 0)
