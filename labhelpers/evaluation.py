@@ -172,6 +172,9 @@ class Scoreboard:
                              f"got n={n}, repeats={repeats}")
         self.features, self.n, self.repeats, self.seed = features, n, repeats, seed
         self.f_real = features(x_real[:n])
+        # KID's cubic kernel (x.y / D + 1)^3 expects Inception-scale features (entries of order 1); ours are larger,
+        # so KID divides every feature vector by one fixed number, the real features' root mean square.
+        self.kid_scale = self.f_real.double().pow(2).mean().sqrt().item()
         self.rows: dict[str, dict] = {}
 
     @torch.no_grad()
@@ -183,7 +186,8 @@ class Scoreboard:
         for r in range(self.repeats):
             f = self.features(sampler(self.n, torch.Generator().manual_seed(self.seed + r)))
             precision, recall = precision_recall(self.f_real, f, k=3)
-            for m, v in zip(self.METRICS, (fid(self.f_real, f), 1e3 * kid(self.f_real, f), precision, recall)):
+            for m, v in zip(self.METRICS, (fid(self.f_real, f), 1e3 * kid(self.f_real / self.kid_scale, f / self.kid_scale),
+                                             precision, recall)):
                 values[m].append(v)
         row: dict = {"likelihood": "—" if nll is None else likelihood, "NLL": None if nll is None else float(nll)}
         for m, v in values.items():
