@@ -79,6 +79,22 @@ function courseFitSlides(Reveal) {
         var items = Array.prototype.slice.call(blocks[0].children);
         blocks = items.map(function (li) { var l = blocks[0].cloneNode(false); l.appendChild(li.cloneNode(true)); return l; });
       }
+      if (blocks.length === 1 && blocks[0].tagName === 'TABLE' && blocks[0].tBodies.length) {
+        // a table taller than a slide: its rows go to consecutive slides, each under the table's header
+        var rows = Array.prototype.slice.call(blocks[0].tBodies[0].rows), tparts = [], r0 = 0;
+        var rowsPart = function (a, b) {
+          var part = c.cloneNode(true), tb = part.querySelector('.jp-RenderedMarkdown table').tBodies[0];
+          tb.innerHTML = '';
+          rows.slice(a, b).forEach(function (r) { tb.appendChild(r.cloneNode(true)); });
+          return part;
+        };
+        while (r0 < rows.length) {
+          var r1 = r0 + 1;
+          while (r1 < rows.length && fits(sec, rowsPart(r0, r1 + 1))) { r1++; }
+          tparts.push(rowsPart(r0, r1)); r0 = r1;
+        }
+        return tparts;
+      }
       if (blocks.length < 2) { return [c]; }
       blocks.forEach(function (b) {
         var part = c.cloneNode(true), pm = part.querySelector('.jp-RenderedMarkdown');

@@ -179,15 +179,16 @@ def solution_lines(notebook: Path) -> list[str]:
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
-    lines, lesson = [], set()
+    lines, shown = [], []
     for c in nb.cells:
         tags = c.metadata.get("tags", [])
         if "solution" in tags or "wrong_answer" in tags:
             src = c.source.split("### BEGIN SOLUTION", 1)[-1].split("### END SOLUTION", 1)[0]
             lines += [ln.strip() for ln in src.splitlines() if len(ln.strip()) > 25 and not ln.strip().startswith("#")]
-        else:  # a line the lesson itself shows (e.g. the sampler a completion exercise reuses) gives nothing away
-            lesson.update(ln.strip().split("  #")[0].strip() for ln in c.source.splitlines())
-    return [ln for ln in lines if ln not in lesson]
+        else:  # what the lesson or a prompt itself shows (e.g. the call a prompt spells out) gives nothing away
+            shown.append(c.source)
+    shown_text = "\n".join(shown)
+    return [ln for ln in lines if ln.split("  #")[0].strip() not in shown_text]
 
 
 if __name__ == "__main__":
