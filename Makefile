@@ -5,8 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 KERNEL := genmodels-course
-# Quiet, reproducible notebook runs: no progress bars in logs, and the thread count pinned to 2 (the
-# README's numbers were made with 2 threads; a few metrics change in the last digits with the count).
+# Quiet, reproducible notebook runs: no progress bars in logs, and the thread counts pinned (a few metrics
+# change in the last digits with the count; the README's numbers come from `make run` as set below).
 THREADS ?= 2
 NB_ENV := TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS)
 # `make run` runs JOBS notebooks at a time with RUN_THREADS threads each (two small models side by side use
