@@ -117,20 +117,20 @@ def test_a_failed_run_never_shows_old_numbers(tmp_path):
 
 
 def test_jobs_run_side_by_side_but_a_notebook_waits_for_what_it_needs(tmp_path):
-    """--jobs 2: independent notebooks overlap in time; one whose metadata `labhelpers.needs` names another starts
-    only after that one has finished (it reads its checkpoints or metrics)."""
-    def notebook(name, needs=()):
+    """--jobs 2: notebooks overlap in time; one whose metadata `labhelpers.needs` names another starts only after
+    that one has finished (it reads its checkpoints or metrics); the longest (`labhelpers.full_minutes`) goes first."""
+    def notebook(name, needs=(), minutes=0):
         nb = new_notebook(cells=[new_code_cell(
             "import time, pathlib\n"
             f"pathlib.Path(r'{tmp_path}/{name}.start').write_text(repr(time.time()))\n"
             "time.sleep(3)\n"
             f"pathlib.Path(r'{tmp_path}/{name}.end').write_text(repr(time.time()))")])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.metadata["labhelpers"] = {"needs": list(needs)}
+        nb.metadata["labhelpers"] = {"needs": list(needs), "full_minutes": minutes}
         nbformat.write(nb, tmp_path / f"{name}.ipynb")
         return str(tmp_path / f"{name}.ipynb")
 
-    paths = [notebook("91_a"), notebook("92_b", needs=["91_a"]), notebook("93_c")]
+    paths = [notebook("91_a"), notebook("92_b", needs=["91_a"]), notebook("93_c"), notebook("94_d", minutes=9)]
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--quick", "--no-html",
                           "--jobs", "2", *paths],
                          env={**__import__("os").environ, "LAB_BUILD_DIR": str(tmp_path / "build")},
@@ -138,9 +138,10 @@ def test_jobs_run_side_by_side_but_a_notebook_waits_for_what_it_needs(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     t = {p.name: float(p.read_text()) for p in tmp_path.glob("9*_*.*") if p.suffix in (".start", ".end")}
     assert t["92_b.start"] >= t["91_a.end"]                                  # b waited for a
-    assert t["93_c.start"] < t["91_a.end"] and t["91_a.start"] < t["93_c.end"]  # a and c overlapped
+    assert t["94_d.start"] < t["91_a.end"] and t["91_a.start"] < t["94_d.end"]  # d (longest) and a ran together
+    assert t["93_c.start"] >= min(t["91_a.end"], t["94_d.end"])              # c waited for a free worker
     summary = json.loads((tmp_path / "build" / "run_summary_quick.json").read_text())
-    assert [r["notebook"] for r in summary] == ["91_a", "92_b", "93_c"]       # rows in the order given
+    assert [r["notebook"] for r in summary] == ["91_a", "92_b", "93_c", "94_d"]  # rows in the order given
 
 
 def test_what_a_lecture_needs_runs_before_it():

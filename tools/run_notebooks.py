@@ -4,7 +4,8 @@ usage: python tools/run_notebooks.py [--quick] [--jobs N] [--kernel NAME] [-p NA
 
 `--jobs N` runs N notebooks at a time; a notebook starts only after the notebooks its metadata
 names in `labhelpers.needs` (whose checkpoints or metrics it reads) have finished, when they are
-part of the same run.
+part of the same run, and of the notebooks ready to start the one with the largest
+`labhelpers.full_minutes` (its measured full-mode time) goes first.
 
 Each notebook runs in its own papermill process (working directory notebooks/), so its
 wall time and peak memory (largest RSS of papermill and its kernel, from wait4) are its
@@ -173,17 +174,26 @@ def needs(nb: Path) -> list[str]:
     return list(nbformat.read(nb, as_version=4).metadata.get("labhelpers", {}).get("needs", []))
 
 
+def full_minutes(nb: Path) -> float:
+    """The notebook's full-mode time (one thread) as its metadata `labhelpers.full_minutes` records it, else 0."""
+    import nbformat
+
+    return float(nbformat.read(nb, as_version=4).metadata.get("labhelpers", {}).get("full_minutes", 0))
+
+
 def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
     """Run up to `jobs` notebooks at a time, each after the ones it needs; rows in the order given."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     stems = {nb.stem for nb in notebooks}
     waits_for = {nb: [s for s in needs(nb) if s in stems] for nb in notebooks}
+    # the longest notebooks start first (the run ends when the last one does); ties keep the given order
+    notebooks_by_cost = sorted(notebooks, key=full_minutes, reverse=True)
     done: dict[str, dict] = {}
     old = {sig: signal.signal(sig, kill_running) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with ThreadPoolExecutor(jobs) as pool:
-            pending, running = list(notebooks), {}
+            pending, running = list(notebooks_by_cost), {}
             while pending or running:
                 for nb in [nb for nb in pending if all(s in done for s in waits_for[nb])][: jobs - len(running)]:
                     pending.remove(nb)
