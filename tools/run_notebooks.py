@@ -167,18 +167,12 @@ def write_summary(rows: list[dict], mode: str, parameters: list[tuple[str, str]]
     return path
 
 
-def needs(nb: Path) -> list[str]:
-    """The notebooks (stems) whose outputs `nb` reads, from its metadata `labhelpers.needs`."""
+def lecture_metadata(nb: Path) -> dict:
+    """The notebook's `labhelpers` metadata: `needs` (stems of the notebooks whose checkpoints or metrics it
+    reads) and `full_minutes` (its measured full-mode time, one thread)."""
     import nbformat
 
-    return list(nbformat.read(nb, as_version=4).metadata.get("labhelpers", {}).get("needs", []))
-
-
-def full_minutes(nb: Path) -> float:
-    """The notebook's full-mode time (one thread) as its metadata `labhelpers.full_minutes` records it, else 0."""
-    import nbformat
-
-    return float(nbformat.read(nb, as_version=4).metadata.get("labhelpers", {}).get("full_minutes", 0))
+    return nbformat.read(nb, as_version=4).metadata.get("labhelpers", {})
 
 
 def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
@@ -186,9 +180,10 @@ def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     stems = {nb.stem for nb in notebooks}
-    waits_for = {nb: [s for s in needs(nb) if s in stems] for nb in notebooks}
+    meta = {nb: lecture_metadata(nb) for nb in notebooks}  # each notebook read once
+    waits_for = {nb: [s for s in meta[nb].get("needs", []) if s in stems] for nb in notebooks}
     # the longest notebooks start first (the run ends when the last one does); ties keep the given order
-    notebooks_by_cost = sorted(notebooks, key=full_minutes, reverse=True)
+    notebooks_by_cost = sorted(notebooks, key=lambda nb: float(meta[nb].get("full_minutes", 0)), reverse=True)
     done: dict[str, dict] = {}
     old = {sig: signal.signal(sig, kill_running) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

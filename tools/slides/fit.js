@@ -31,15 +31,19 @@ function courseFitSlides(Reveal) {
   function splitLines(sec, cell, pre) {
     // a code block that does not fit: consecutive parts, each as many lines as fit (measured, wrapping included)
     var idx = Array.prototype.indexOf.call(cell.querySelectorAll('pre'), pre);
-    var lines = pre.textContent.replace(/\n$/, '').split('\n'), parts = [], i = 0;
-    function part(a, b) {
+    var lines = pre.textContent.replace(/\n$/, '').split('\n');
+    return greedyParts(sec, lines.length, function (a, b) {
       var c = cell.cloneNode(true);
       c.querySelectorAll('pre')[idx].textContent = lines.slice(a, b).join('\n');
       return c;
-    }
-    while (i < lines.length) {
+    });
+  }
+  function greedyParts(sec, n, part) {
+    // items 0..n-1 as consecutive parts part(a, b), each with as many items as fit a slide (at least one)
+    var parts = [], i = 0;
+    while (i < n) {
       var j = i + 1;
-      while (j < lines.length && fits(sec, part(i, j + 1))) { j++; }
+      while (j < n && fits(sec, part(i, j + 1))) { j++; }
       parts.push(part(i, j)); i = j;
     }
     return parts;
@@ -81,19 +85,13 @@ function courseFitSlides(Reveal) {
       }
       if (blocks.length === 1 && blocks[0].tagName === 'TABLE' && blocks[0].tBodies.length) {
         // a table taller than a slide: its rows go to consecutive slides, each under the table's header
-        var rows = Array.prototype.slice.call(blocks[0].tBodies[0].rows), tparts = [], r0 = 0;
-        var rowsPart = function (a, b) {
+        var rows = Array.prototype.slice.call(blocks[0].tBodies[0].rows);
+        return greedyParts(sec, rows.length, function (a, b) {
           var part = c.cloneNode(true), tb = part.querySelector('.jp-RenderedMarkdown table').tBodies[0];
           tb.innerHTML = '';
           rows.slice(a, b).forEach(function (r) { tb.appendChild(r.cloneNode(true)); });
           return part;
-        };
-        while (r0 < rows.length) {
-          var r1 = r0 + 1;
-          while (r1 < rows.length && fits(sec, rowsPart(r0, r1 + 1))) { r1++; }
-          tparts.push(rowsPart(r0, r1)); r0 = r1;
-        }
-        return tparts;
+        });
       }
       if (blocks.length < 2) { return [c]; }
       blocks.forEach(function (b) {
