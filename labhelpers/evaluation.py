@@ -198,10 +198,11 @@ class Scoreboard:
 
     def table(self) -> str:
         """The rows as a text table, metrics as mean ± sd (10)."""
-        head = f"{'model':24s}{'likelihood':>11s}{'NLL nats':>10s}" + "".join(f"{m:>18s}" for m in self.METRICS)
+        w = max([24] + [len(name) + 2 for name in self.rows])   # the model column fits the longest name
+        head = f"{'model':{w}s}{'likelihood':>11s}{'NLL nats':>10s}" + "".join(f"{m:>18s}" for m in self.METRICS)
         lines = [head]
         for name, row in self.rows.items():
             nll = "—" if row["NLL"] is None else f"{row['NLL']:.1f}"
             cells = "".join(f"{row[m]:>10.3f} ± {row[m + ' sd']:<5.3f}" for m in self.METRICS)
-            lines.append(f"{name:24s}{row['likelihood']:>11s}{nll:>10s}{cells}")
+            lines.append(f"{name:{w}s}{row['likelihood']:>11s}{nll:>10s}{cells}")
         return "\n".join(lines)

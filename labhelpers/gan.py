@@ -11,6 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labhelpers.config import checkpoint_path
+from labhelpers.data import load
+from labhelpers.training import progress, train_or_load
+
+ADAM_BETAS = (0.5, 0.999)        # the DCGAN paper's momentum setting
+
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """-[log D(x) + log(1 - D(G(z)))], averaged: binary cross-entropy with real = 1, fake = 0 (06)."""
@@ -191,3 +197,41 @@ class Discriminator(nn.Module):
         if y is not None:
             x = torch.cat([x, self.embed(y).view(-1, 1, 28, 28)], dim=1)
         return self.net(x).squeeze(1)
+
+
+def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, steps: int, seed: int, y: torch.Tensor | None = None,
+              batch_size: int = 64, lr: float = 2e-4, snapshots: int = 4, z_fixed=None, y_fixed=None):
+    """Alternating updates on random batches of x (and their labels y: conditional); return per-step losses and
+    fixed-noise snapshots {step: G(z_fixed, y_fixed)} (06)."""
+    generator = torch.Generator().manual_seed(seed)
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=ADAM_BETAS)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=ADAM_BETAS)
+    losses, grids = {"discriminator": [], "generator": []}, {}
+    for step in progress(range(1, steps + 1), desc="gan", leave=False):
+        idx = torch.randint(len(x), (batch_size,), generator=generator)
+        z = torch.randn(batch_size, G.latent_dim, generator=generator).to(x.device)
+        loss_d, loss_g = gan_step(G, D, opt_g, opt_d, x[idx], z, None if y is None else y[idx])
+        losses["discriminator"].append(loss_d)
+        losses["generator"].append(loss_g)
+        if z_fixed is not None and (step % max(1, steps // snapshots) == 0 or step == steps):
+            G.eval()
+            with torch.no_grad():
+                grids[step] = G(z_fixed, y_fixed).cpu()
+            G.train()
+    G.eval()
+    return losses, grids
+
+
+def train_or_load_conditional_gan(dataset: str, seed: int, steps: int, n_train: int, latent_dim: int = 64,
+                                  width_g: int = 64, width_d: int = 32, num_classes: int = 10,
+                                  device: str | torch.device = "cpu") -> Generator:
+    """The conditional DCGAN G(z, y), trained with `seed` on the first n_train grey `dataset` training images and
+    their labels, or loaded from the checkpoint of exactly these settings (06, 10)."""
+    x, y = load(dataset, "train", device=device, limit=n_train)     # (N, 1, 28, 28) in [0, 1], labels (N,)
+    torch.manual_seed(seed)                                          # the same initial weights wherever it is built
+    G = Generator(latent_dim, num_classes=num_classes, width=width_g).to(device)
+    D = Discriminator(num_classes=num_classes, width=width_d).to(device)
+    settings = {"seed": seed, "dataset": dataset, "n_train": len(x), "steps": steps, "batch_size": 64, "lr": 2e-4,
+                "betas": list(ADAM_BETAS), "loss": "nonsaturating", "discriminator": repr(D), "data": "grey in [0, 1]"}
+    train_or_load(G, checkpoint_path(f"cgan_{dataset}"), lambda: train_gan(G, D, x, steps, seed, y=y), settings=settings)
+    return G.eval()

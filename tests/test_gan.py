@@ -130,3 +130,26 @@ def test_packed_discriminator_judges_groups_of_samples():
     opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
     loss_d, loss_g = gan_step(G, D, opt_g, opt_d, torch.randn(8, 2), torch.randn(8, 2))
     assert math.isfinite(loss_d) and math.isfinite(loss_g)
+
+
+def test_conditional_gan_is_trained_once_then_loaded_and_retrained_when_a_setting_changes(monkeypatch, tmp_path, capsys):
+    """06 saves its conditional GAN; 10 loads exactly that model, and a changed setting never loads stale weights."""
+    from labhelpers import config
+    from labhelpers.gan import train_or_load_conditional_gan
+
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
+    kw = dict(latent_dim=8, width_g=8, width_d=8)
+    G1 = train_or_load_conditional_gan("mnist", seed=3, steps=2, n_train=64, **kw)
+    assert "trained and saved" in capsys.readouterr().out
+    assert not G1.training and G1.num_classes == 10
+    G2 = train_or_load_conditional_gan("mnist", seed=3, steps=2, n_train=64, **kw)
+    assert "loaded weights" in capsys.readouterr().out
+    for a, b in zip(G1.state_dict().values(), G2.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    z, y = torch.randn(4, 8), torch.tensor([0, 3, 7, 9])
+    with torch.no_grad():
+        torch.testing.assert_close(G1(z, y), G2(z, y))
+    train_or_load_conditional_gan("mnist", seed=3, steps=3, n_train=64, **kw)   # one more step: trains afresh
+    assert "trained and saved" in capsys.readouterr().out
+    train_or_load_conditional_gan("mnist", seed=4, steps=2, n_train=64, **kw)   # another seed: trains afresh
+    assert "trained and saved" in capsys.readouterr().out
