@@ -21,6 +21,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
 START, END = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
+BOARD_START, BOARD_END = "<!-- scoreboard:start -->", "<!-- scoreboard:end -->"
+BOARD_NOTEBOOK = "10_evaluation"
 NOT_MEASURED = "not measured"
 
 
@@ -96,7 +98,32 @@ def syllabus(notebooks: list[Path], quick: dict[str, dict], full: dict[str, dict
     return "\n".join(lines)
 
 
-def render(readme: str, table: str) -> str:
+def scoreboard(full: dict[str, dict]) -> str:
+    """Lecture 10's scoreboard from its full run (one row per model), or a line saying it was not measured."""
+    row = full.get(BOARD_NOTEBOOK)
+    board = (row or {}).get("metrics", {}).get("scoreboard") if row and row.get("ok", True) else None
+    if not board:
+        return f"{NOT_MEASURED}: run `make run` (full mode) and then `python tools/update_readme.py`."
+    params = ", ".join(f"{k}={v}" for k, v in (row.get("parameters") or {}).items()) or "defaults"
+    lines = ["| Model | Likelihood | NLL (nats/image) | FID | KID ×10³ | Precision | Recall |", "|---|---|---|---|---|---|---|"]
+    for name, r in board.items():
+        nll = "—" if r.get("NLL") is None else f"{r['NLL']:.1f}"
+        metrics = " | ".join(f"{r[m]:.{d}f} ± {r[m + ' sd']:.{d}f}" for m, d in
+                             (("FID", 1), ("KID x1e3", 0), ("precision", 2), ("recall", 2)))
+        lines.append(f"| {cell(name)} | {r.get('likelihood', '—')} | {nll} | {metrics} |")
+    return "\n".join(lines) + (f"\n\nFrom the last full run of `{BOARD_NOTEBOOK}.ipynb` ({params}): binarized test "
+                               "images; mean ± sd over independent sample draws; lower NLL, FID and KID are better, "
+                               "higher precision and recall. The notebook explains every column and its caveats.")
+
+
+def replace_between(readme: str, start_marker: str, end_marker: str, body: str) -> str:
+    start, end = readme.find(start_marker), readme.find(end_marker)
+    if not 0 <= start < end:
+        raise ValueError(f"README.md needs the markers {start_marker} and {end_marker}")
+    return readme[:start] + f"{start_marker}\n{body}\n" + readme[end:]
+
+
+def render(readme: str, table: str, board: str | None = None) -> str:
     start, end = readme.find(START), readme.find(END)
     if not 0 <= start < end:
         raise ValueError(f"README.md needs the markers {START} and {END} around the syllabus table")
@@ -105,7 +132,8 @@ def render(readme: str, table: str) -> str:
             "`make run QUICK=1` (quick) on the default dataset (MNIST: here the 5,000-digit sample), and with "
             "`python tools/run_notebooks.py -p dataset fashion-mnist` for the 60,000-image column, on a quiet "
             "2-core CPU (no GPU); regenerate this table with `python tools/update_readme.py`.")
-    return readme[:start] + f"{START}\n{table}\n\n{note}\n" + readme[end:]
+    readme = readme[:start] + f"{START}\n{table}\n\n{note}\n" + readme[end:]
+    return readme if board is None else replace_between(readme, BOARD_START, BOARD_END, board)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     path = ROOT / "README.md"
     old = path.read_text(encoding="utf-8")
-    new = render(old, syllabus(notebooks, load_runs("quick"), load_runs("full"),
-                                 load_runs("full_dataset-fashion-mnist")))
+    full = load_runs("full")
+    new = render(old, syllabus(notebooks, load_runs("quick"), full, load_runs("full_dataset-fashion-mnist")),
+                 scoreboard(full))
     if "--check" in args:
         print("README.md is up to date" if new == old else "README.md is out of date: run tools/update_readme.py")
         return 0 if new == old else 1
