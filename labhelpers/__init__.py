@@ -8,7 +8,18 @@ is GENERATED from a lecture's cells tagged `export` (see CONTRIBUTING.md): `gend
 """
 
 from . import config, data, plotting, training, widgets
-from .config import checkpoint_path, claim, claims, record_metrics, setting, start, use_quick, verdict
+from .config import (
+    checkpoint_path,
+    claim,
+    claims,
+    measured,
+    metrics_of,
+    record_metrics,
+    setting,
+    start,
+    use_quick,
+    verdict,
+)
 from .data import batches, load
 from .plotting import compare_images, latent_scatter, loss_curves, show_images
 from .training import (
@@ -32,7 +43,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "config", "data", "plotting", "training", "widgets", "QUICK",
-    "checkpoint_path", "claim", "claims", "record_metrics", "setting", "start", "use_quick", "verdict",
+    "checkpoint_path", "claim", "claims", "measured", "metrics_of", "record_metrics", "setting", "start", "use_quick",
+    "verdict",
     "batches", "load", "compare_images", "latent_scatter", "loss_curves", "show_images",
     "fit", "get_device", "load_checkpoint", "predict", "progress", "save_checkpoint",
     "seed_everything", "train_or_load", "interactive_figure", "slider",

@@ -187,6 +187,21 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
     return path
 
 
+def metrics_of(notebook: str, dataset: str = "mnist") -> dict[str, Any]:
+    """The recorded metrics of another notebook if it ran in this mode on this dataset, else {}: only then are
+    its numbers comparable with this run's (08, 09)."""
+    path = metrics_dir() / f"{notebook}.json"
+    run = json.loads(path.read_text()) if path.exists() else {}
+    same = run.get("mode") == ("quick" if QUICK else "full") and \
+        run.get("provenance", {}).get("parameters", {}).get("dataset", "mnist") == dataset
+    return run if same else {}
+
+
+def measured(run: dict[str, Any], key: str, fmt: str, source: str, unit: str = "") -> str:
+    """run[key] formatted (with its unit), or which notebook to run first when that run has no such number (08, 09)."""
+    return format(run[key], fmt) + unit if key in run else f"run {source} first"
+
+
 def record_metrics(notebook: str, metrics: dict[str, Any]) -> Path:
     """Merge a notebook's headline numbers and claims into <metrics dir>/<notebook>.json; return the path (01)."""
     path = metrics_dir() / f"{notebook}.json"

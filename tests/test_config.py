@@ -41,6 +41,25 @@ def test_record_metrics_writes_and_merges(tmp_path, monkeypatch):
     assert got["mode"] in ("quick", "full") and got["headline"] == ["acc"]
 
 
+def test_metrics_of_another_notebook_only_from_a_comparable_run(tmp_path, monkeypatch):
+    """08 and 09 quote 06/07's numbers only when those ran in the same mode on the same dataset."""
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(config, "METRICS_DIR", None)
+    (tmp_path / "metrics").mkdir()
+    mode = "quick" if config.QUICK else "full"
+    other = "full" if mode == "quick" else "quick"
+    run = {"test_nll_nats": 73.17, "mode": mode, "provenance": {"parameters": {"dataset": "fashion-mnist"}}}
+    (tmp_path / "metrics" / "97_a.json").write_text(json.dumps(run))
+    (tmp_path / "metrics" / "98_b.json").write_text(json.dumps(dict(run, mode=other)))
+    assert config.metrics_of("97_a", "fashion-mnist")["test_nll_nats"] == 73.17
+    assert config.metrics_of("97_a", "mnist") == {}            # another dataset
+    assert config.metrics_of("98_b", "fashion-mnist") == {}    # another mode
+    assert config.metrics_of("99_never_ran", "mnist") == {}
+    got = config.metrics_of("97_a", "fashion-mnist")
+    assert config.measured(got, "test_nll_nats", ".1f", "07", " (exact)") == "73.2 (exact)"
+    assert config.measured({}, "test_nll_nats", ".1f", "07") == "run 07 first"
+
+
 def test_record_metrics_rejects_non_numbers(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
     with pytest.raises(TypeError, match="not a number"):
