@@ -220,23 +220,29 @@ def image_flow_settings(dataset: str = "mnist", seed: int = 0, num_steps: int | 
             "binarize_threshold": 0.5, "dequantization": "maxwell"}
 
 
+def train_or_load_flow(name: str, settings: dict, x_train: torch.Tensor, loss, device: str | torch.device = "cpu") -> Flow:
+    """image_flow(hidden, num_couplings) of `settings`, trained on x_train with loss(flow, batch, generator) by
+    train_flow, or loaded from the checkpoint of exactly these settings; flow.history: the loss per step when
+    trained here, empty when loaded (08, 10)."""
+    torch.manual_seed(settings["seed"])
+    flow = image_flow(settings["hidden"], settings["num_couplings"]).to(device)
+    generator = torch.Generator().manual_seed(settings["seed"])
+    flow.history = []
+
+    def train():
+        flow.history = train_flow(flow, lambda f, xb: loss(f, xb, generator), x_train.to(device),
+                                  settings["num_steps"], settings["batch_size"], settings["lr"], generator)
+
+    train_or_load(flow, checkpoint_path(f"{name}_{settings['dataset']}_seed{settings['seed']}"), train, settings=settings)
+    return flow
+
+
 def train_or_load_image_flow(dataset: str = "mnist", seed: int = 0, num_steps: int | None = None,
                              device: str | torch.device = "cpu") -> Flow:
     """The lecture's image flow with its own settings: trained on binarized `dataset` images, or loaded (08, 10)."""
     settings = image_flow_settings(dataset, seed, num_steps)
-    torch.manual_seed(seed)
-    flow = image_flow(settings["hidden"], settings["num_couplings"]).to(device)
     x_train, _ = load(dataset, "train", limit=settings["n_train"])
-    x_train = binarize(x_train).to(device)  # threshold 0.5, as in 07
-    generator = torch.Generator().manual_seed(seed)
-    flow.history = []  # the loss per step when trained here; empty when loaded
-
-    def train():
-        flow.history = train_flow(flow, lambda f, xb: image_flow_loss(f, xb, generator), x_train,
-                                  settings["num_steps"], settings["batch_size"], settings["lr"], generator)
-
-    train_or_load(flow, checkpoint_path(f"flow_{dataset}_seed{seed}"), train, settings=settings)
-    return flow
+    return train_or_load_flow("flow", settings, binarize(x_train), image_flow_loss, device)  # threshold 0.5, as in 07
 
 
 def independent_pixels_nll(x_train: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -293,22 +299,12 @@ def image_flow_8bit_settings(dataset: str = "mnist", seed: int = 0, num_steps: i
 
 def train_or_load_image_flow_8bit(dataset: str = "mnist", seed: int = 0, num_steps: int | None = None,
                                   device: str | torch.device = "cpu") -> Flow:
-    """The same two-scale flow on 8-bit `dataset` images (uniform dequantization, logit space), trained or loaded (08)."""
+    """The same two-scale flow on 8-bit `dataset` images (uniform dequantization, logit space), trained or loaded;
+    its history is the training bound in bits/dim (08)."""
     settings = image_flow_8bit_settings(dataset, seed, num_steps)
-    torch.manual_seed(seed)
-    flow = image_flow(settings["hidden"], settings["num_couplings"]).to(device)
     x_train, _ = load(dataset, "train", limit=settings["n_train"])
-    x_train = x_train.to(device)
-    generator = torch.Generator().manual_seed(seed)
-    flow.history = []  # the training bound in bits/dim per step when trained here; empty when loaded
-
-    def train():
-        loss = lambda f, xb: bits_per_dim(dequantized_nll(f, xb, generator), xb[0].numel()).mean()  # noqa: E731
-        flow.history = train_flow(flow, loss, x_train, settings["num_steps"], settings["batch_size"],
-                                  settings["lr"], generator)
-
-    train_or_load(flow, checkpoint_path(f"flow8bit_{dataset}_seed{seed}"), train, settings=settings)
-    return flow
+    loss = lambda f, xb, g: bits_per_dim(dequantized_nll(f, xb, g), xb[0].numel()).mean()  # noqa: E731
+    return train_or_load_flow("flow8bit", settings, x_train, loss, device)
 
 
 @torch.no_grad()
