@@ -52,7 +52,7 @@ def make_notebook() -> nbformat.NotebookNode:
         _md("### Exercise 3\nSet `spread` to the standard deviation of `x`."),
         _code("# HINT: np.std\nspread = float(np.std(x))", tags=("solution",)),
         _code("assert abs(spread - x.std()) < 1e-12, f\"spread is off by {spread - x.std()}\"", tags=("check",)),
-        _md("## References\n\n- none"),
+        _md("## References\n\n- none", "slide"),
     ]
     nb = new_notebook(cells=cells, metadata={"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}})
     return nb

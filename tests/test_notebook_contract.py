@@ -89,6 +89,7 @@ def _set_source(index: int, text: str):
     (lambda nb: nb["cells"].insert(3, nb["cells"].pop(9)), "Exercises come before the Summary"),
     (lambda nb: nb["cells"][4]["metadata"]["slideshow"].update(slide_type="sub-slide"), "slide_type 'sub-slide'"),
     (lambda nb: nb["cells"][0]["metadata"].pop("slideshow"), "first cell must have slide_type 'slide'"),
+    (lambda nb: nb["cells"][8]["metadata"].pop("slideshow"), "cell 8: a '## ' section heading must start a slide"),
     (_set_source(0, "## 99 · no title"), "first markdown cell must start with a '# NN · Title'"),
     (lambda nb: nb["cells"][3].update(outputs=[{"output_type": "stream", "name": "stdout", "text": "x"}]),
      "cell 3 stores outputs"),

@@ -84,7 +84,8 @@ def sections(nb: dict) -> list[str]:
 
 
 def slides(nb: dict) -> list[str]:
-    """Slide metadata on >= 3 cells, only valid slide types, the first cell a slide with a `# ` title."""
+    """Slide metadata on >= 3 cells, only valid slide types, the first cell a slide with a `# ` title, every `## `
+    section heading a new slide."""
     cells = nb["cells"]
     problems = []
     marked = [c for c in cells if _slide_type(c)]
@@ -92,6 +93,10 @@ def slides(nb: dict) -> list[str]:
         problems.append(f"{len(marked)} cells with slide metadata, expected at least 3")
     problems += [f"cell {i}: slide_type {_slide_type(c)!r} is not one of {sorted(SLIDE_TYPES)}"
                  for i, c in enumerate(cells) if "slideshow" in c.get("metadata", {}) and _slide_type(c) not in SLIDE_TYPES]
+    problems += [f"cell {i}: a '## ' section heading must start a slide (slide_type 'slide' or 'subslide'), so the "
+                 "deck gives the section its own slide and speaker notes"
+                 for i, c in enumerate(cells) if c["cell_type"] == "markdown" and _source(c).startswith("## ")
+                 and _slide_type(c) not in ("slide", "subslide")]
     if not cells or _slide_type(cells[0]) != "slide":
         problems.append("the first cell must have slide_type 'slide' (the title slide)")
     first_md = next((c for c in cells if c["cell_type"] == "markdown"), None)
