@@ -105,6 +105,8 @@ def scoreboard(full: dict[str, dict]) -> str:
     if not board:
         return f"{NOT_MEASURED}: run `make run` (full mode) and then `python tools/update_readme.py`."
     params = ", ".join(f"{k}={v}" for k, v in (row.get("parameters") or {}).items()) or "defaults"
+    commit = row["metrics"].get("provenance", {}).get("commit")
+    params += f", commit {commit[:7]}" if commit else ""
     lines = ["| Model | Likelihood | NLL (nats/image) | FID | KID ×10³ | Precision | Recall |", "|---|---|---|---|---|---|---|"]
     for name, r in board.items():
         nll = "—" if r.get("NLL") is None else f"{r['NLL']:.1f}"
@@ -128,10 +130,11 @@ def render(readme: str, table: str, board: str | None = None) -> str:
     if not 0 <= start < end:
         raise ValueError(f"README.md needs the markers {START} and {END} around the syllabus table")
     note = ("Times are wall-clock seconds for the whole notebook including kernel start; peak memory is the "
-            "largest resident set of papermill and its kernel. Measured by `make run` (full) and "
-            "`make run QUICK=1` (quick) on the default dataset (MNIST: here the 5,000-digit sample), and with "
-            "`python tools/run_notebooks.py -p dataset fashion-mnist` for the 60,000-image column, on a quiet "
-            "2-core CPU (no GPU); regenerate this table with `python tools/update_readme.py`.")
+            "largest resident set of papermill and its kernel. Measured on a 2-core CPU (no GPU) as CI runs the "
+            "notebooks: two at a time, one thread each, by `make run` (full) and `make run QUICK=1` (quick) on the "
+            "default dataset (MNIST: here the 5,000-digit sample), and by `python tools/run_notebooks.py -p dataset "
+            "fashion-mnist` for the 60,000-image column. With the machine to itself and two threads, a notebook "
+            "runs faster. Regenerate this table with `python tools/update_readme.py`.")
     readme = readme[:start] + f"{START}\n{table}\n\n{note}\n" + readme[end:]
     return readme if board is None else replace_between(readme, BOARD_START, BOARD_END, board)
 
