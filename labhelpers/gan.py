@@ -231,7 +231,9 @@ def train_or_load_conditional_gan(dataset: str, seed: int, steps: int, n_train: 
     torch.manual_seed(seed)                                          # the same initial weights wherever it is built
     G = Generator(latent_dim, num_classes=num_classes, width=width_g).to(device)
     D = Discriminator(num_classes=num_classes, width=width_d).to(device)
-    settings = {"seed": seed, "dataset": dataset, "n_train": len(x), "steps": steps, "batch_size": 64, "lr": 2e-4,
+    batch_size, lr = 64, 2e-4
+    settings = {"seed": seed, "dataset": dataset, "n_train": len(x), "steps": steps, "batch_size": batch_size, "lr": lr,
                 "betas": list(ADAM_BETAS), "loss": "nonsaturating", "discriminator": repr(D), "data": "grey in [0, 1]"}
-    train_or_load(G, checkpoint_path(f"cgan_{dataset}"), lambda: train_gan(G, D, x, steps, seed, y=y), settings=settings)
+    train_or_load(G, checkpoint_path(f"cgan_{dataset}"),
+                  lambda: train_gan(G, D, x, steps, seed, y=y, batch_size=batch_size, lr=lr), settings=settings)
     return G.eval()

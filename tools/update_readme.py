@@ -101,7 +101,7 @@ def syllabus(notebooks: list[Path], quick: dict[str, dict], full: dict[str, dict
 def scoreboard(full: dict[str, dict]) -> str:
     """Lecture 10's scoreboard from its full run (one row per model), or a line saying it was not measured."""
     row = full.get(BOARD_NOTEBOOK)
-    board = (row or {}).get("metrics", {}).get("scoreboard") if row and row.get("ok", True) else None
+    board = row.get("metrics", {}).get("scoreboard") if row and row.get("ok", True) else None
     if not board:
         return f"{NOT_MEASURED}: run `make run` (full mode) and then `python tools/update_readme.py`."
     params = ", ".join(f"{k}={v}" for k, v in (row.get("parameters") or {}).items()) or "defaults"
@@ -126,16 +126,13 @@ def replace_between(readme: str, start_marker: str, end_marker: str, body: str) 
 
 
 def render(readme: str, table: str, board: str | None = None) -> str:
-    start, end = readme.find(START), readme.find(END)
-    if not 0 <= start < end:
-        raise ValueError(f"README.md needs the markers {START} and {END} around the syllabus table")
     note = ("Times are wall-clock seconds for the whole notebook including kernel start; peak memory is the "
             "largest resident set of papermill and its kernel. Measured on a 2-core CPU (no GPU) as CI runs the "
             "notebooks: two at a time, one thread each, by `make run` (full) and `make run QUICK=1` (quick) on the "
             "default dataset (MNIST: here the 5,000-digit sample), and by `python tools/run_notebooks.py -p dataset "
             "fashion-mnist` for the 60,000-image column. With the machine to itself and two threads, a notebook "
             "runs faster. Regenerate this table with `python tools/update_readme.py`.")
-    readme = readme[:start] + f"{START}\n{table}\n\n{note}\n" + readme[end:]
+    readme = replace_between(readme, START, END, f"{table}\n\n{note}")
     return readme if board is None else replace_between(readme, BOARD_START, BOARD_END, board)
 
 
