@@ -28,6 +28,9 @@ DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", REPO_ROOT / "data"))
 SYSTEM_DIRS = [Path("/usr/share/datasets")]
 SPLITS = ("train", "test")
 OFFLINE = bool(parse_bool(os.environ.get("LAB_OFFLINE", "0"), "LAB_OFFLINE"))
+# Datasets to treat as absent, e.g. LAB_UNAVAILABLE=fashion-mnist,svhn: how CI runs every lecture's fallback path
+# (`make run WITHOUT=fashion-mnist,svhn`) on a machine that has them.
+UNAVAILABLE = frozenset(n.strip() for n in os.environ.get("LAB_UNAVAILABLE", "").split(",") if n.strip())
 TIMEOUT_S = float(os.environ.get("LAB_DOWNLOAD_TIMEOUT", "5"))  # per connection attempt: fail fast offline
 _CHUNK = 1 << 20
 _failed_mirrors: set[str] = set()  # mirrors that failed once are not tried again in this process
@@ -105,6 +108,7 @@ class DatasetSpec:
     files: dict[str, tuple[FileSpec, ...]]
     mirrors: tuple[str, ...]
     install_hint: str
+    without: str = ""  # what the lectures do where this dataset cannot be had (said once by `make run`)
     sample: dict[str, tuple[FileSpec, ...]] | None = None
     sample_folder: str | None = None
 
@@ -129,6 +133,7 @@ DATASETS: dict[str, DatasetSpec] = {
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
                  "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         install_hint="run `make data` where the network reaches the MNIST mirrors",
+        without="the lectures use the 5,000-digit sample shipped in data/mnist-sample",
         sample_folder="mnist-sample",
         sample={
             "train": (FileSpec("train-images-idx3-ubyte.gz",
@@ -156,6 +161,8 @@ DATASETS: dict[str, DatasetSpec] = {
         },
         mirrors=("https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",),
         install_hint="`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu) or `make data`",
+        without="01 and 02 take tile-shuffled digits as outliers, 05 trains its conv VAE on digits, "
+                "07 shows the likelihood paradox with half-size digits",
     ),
     "svhn": DatasetSpec(
         folder="svhn",
@@ -169,6 +176,7 @@ DATASETS: dict[str, DatasetSpec] = {
         mirrors=("https://ufldl.stanford.edu/housenumbers/",),
         install_hint="run `make data` where the network reaches ufldl.stanford.edu "
                      "(or copy train_32x32.mat / test_32x32.mat there)",
+        without="05 trains its convolutional VAE on Fashion-MNIST (or digits) instead",
     ),
 }
 
@@ -200,6 +208,9 @@ def find(name: str, split: str) -> list[Path]:
     """Return verified paths of the files of one split, trying every source in order (01)."""
     spec = _spec(name)
     files = spec.files[split]
+    if name in UNAVAILABLE:
+        raise DatasetNotFoundError(f"{name!r} ({split}) is treated as absent: LAB_UNAVAILABLE={','.join(sorted(UNAVAILABLE))} "
+                                   "is set (a fallback run); unset it to use the installed copy")
     looked = []
     for folder in [DATA_DIR / spec.folder] + [d / spec.folder for d in SYSTEM_DIRS]:
         looked.append(str(folder))
@@ -237,6 +248,57 @@ def find(name: str, split: str) -> list[Path]:
         f"{name!r} ({split}) not found. Looked in:\n  - " + "\n  - ".join(looked)
         + f"\nTo fix: {spec.install_hint}, or put {', '.join(f.name for f in files)} "
           f"into {DATA_DIR / spec.folder}.")
+
+
+def available(name: str) -> bool:
+    """Whether both splits of a named dataset can be had here (installed, or downloaded now) (01)."""
+    try:
+        for split in SPLITS:
+            find(name, split)
+        return True
+    except (DatasetNotFoundError, ChecksumError):
+        return False
+
+
+def half_size(x: torch.Tensor) -> torch.Tensor:
+    """28x28 images shrunk to 14x14 (area average) and centred on an empty 28x28 canvas: simpler images (07)."""
+    if x.ndim != 4 or x.shape[-2:] != (28, 28):
+        raise ValueError(f"half_size: expected (N, C, 28, 28) images, got {tuple(x.shape)}")
+    return torch.nn.functional.pad(torch.nn.functional.avg_pool2d(x, 2), (7, 7, 7, 7))
+
+
+def shuffle_tiles(x: torch.Tensor, tile: int = 7, seed: int = 0) -> torch.Tensor:
+    """Each image cut into tile x tile squares, put back in a random order: the same ink, no digit (01, 02)."""
+    n, c, h, w = x.shape
+    if h % tile or w % tile:
+        raise ValueError(f"shuffle_tiles: tile={tile} must divide the image size {h}x{w}")
+    gh, gw = h // tile, w // tile
+    tiles = x.reshape(n, c, gh, tile, gw, tile).permute(0, 2, 4, 1, 3, 5).reshape(n, gh * gw, c, tile, tile)
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.stack([torch.randperm(gh * gw, generator=gen) for _ in range(n)]).to(x.device)
+    tiles = tiles[torch.arange(n, device=x.device)[:, None], order]
+    return tiles.reshape(n, gh, gw, c, tile, tile).permute(0, 3, 1, 4, 2, 5).reshape(n, c, h, w)
+
+
+OUTLIER_SUBSTITUTE = "tile-shuffled mnist"  # what stands in for Fashion-MNIST as "another dataset" when it is absent
+
+
+def load_outliers(dataset: str, split: str = "test", limit: int | None = None,
+                  device: str | torch.device | None = None) -> tuple[torch.Tensor, str]:
+    """Images of another dataset, as outliers for a model of `dataset`, and the name of what was used (01, 02).
+
+    Fashion-MNIST for an MNIST model, MNIST for a Fashion-MNIST model. Where Fashion-MNIST cannot be had, MNIST
+    digits cut into 7x7 tiles and shuffled (`shuffle_tiles`) stand in, and one line says so and how to get it.
+    """
+    other = "fashion-mnist" if dataset == "mnist" else "mnist"
+    _spec(dataset)
+    if other == "mnist" or available(other):
+        return load(other, split, device=device, limit=limit)[0], other
+    if "outliers" not in _announced:
+        _announced.add("outliers")
+        print(f"{other} is not available here (to get it: {DATASETS[other].install_hint}); the outliers are "
+              f"{dataset} {split} digits with their 7x7 tiles shuffled instead ('{OUTLIER_SUBSTITUTE}')")
+    return shuffle_tiles(load(dataset, split, device=device, limit=limit)[0]), OUTLIER_SUBSTITUTE
 
 
 def verify(path: Path, spec: FileSpec, fix: str = "delete it and run `make data` to fetch it again") -> None:

@@ -160,3 +160,19 @@ class ConvVAE(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         mu, logvar = self.encode(x)
         return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
+
+
+@torch.no_grad()
+def code_use(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Mean KL(q(z|x) || p(z)) and reconstruction loss from each image's own mean code vs a shuffled one, nats (05)."""
+    mu, logvar = model.encode(x)
+
+    def recon(z):
+        return F.binary_cross_entropy_with_logits(model.decode(z), x, reduction="none").flatten(1).sum(1).mean()
+    shuffled = mu[torch.roll(torch.arange(len(mu)), 1)]          # every image gets its neighbour's code
+    return {"kl": float(kl_diag_normal(mu, logvar).mean()), "own": float(recon(mu)), "other": float(recon(shuffled))}
+
+
+def code_is_used(use: dict[str, float], min_kl: float = 10.0, max_ratio: float = 0.7) -> bool:
+    """The test of a working VAE: its code carries > min_kl nats and its own code beats another's clearly (05)."""
+    return use["kl"] > min_kl and use["own"] < max_ratio * use["other"]

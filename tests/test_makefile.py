@@ -39,8 +39,3 @@ def test_run_and_test_pin_threads():
     assert "RUN_THREADS ?= 1" in text and "JOBS ?= 2" in text
     test = text.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "-n $(TEST_JOBS) --dist loadfile" in test and "OMP_NUM_THREADS=$(TEST_THREADS)" in test
-
-
-def test_ci_runs_the_tests_then_every_claim():
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert ci.index("make test") < ci.index("make run")

@@ -1,6 +1,12 @@
 """Execute notebooks with papermill into build/, export HTML, and print one summary table.
 
-usage: python tools/run_notebooks.py [--quick] [--jobs N] [--kernel NAME] [-p NAME VALUE]... [NOTEBOOK...]
+usage: python tools/run_notebooks.py [--quick] [--jobs N] [--kernel NAME] [-p NAME VALUE]... [--without NAMES]
+                                    [NOTEBOOK...]
+
+`--without fashion-mnist,svhn` runs the notebooks as on a machine without those datasets (LAB_UNAVAILABLE):
+every lecture then takes its fallback path, and its claims must hold there too. With no notebooks named it runs
+those whose metadata `labhelpers.optional_data` names one of them. Its files are kept apart (variant
+`full_without-fashion-mnist-svhn`), like a run with other parameters.
 
 `--jobs N` runs N notebooks at a time; a notebook starts only after the notebooks its metadata
 names in `labhelpers.needs` (whose checkpoints or metrics it reads) have finished, when they are
@@ -146,7 +152,7 @@ def summary_table(rows: list[dict], mode: str) -> str:
 
 def variant(mode: str, parameters: list[tuple[str, str]]) -> str:
     """The name of a run's variant: 'full', 'quick', or e.g. 'full_seed-1' for other parameters."""
-    return mode + "".join(f"_{k}-{v}".replace("/", "-") for k, v in parameters)
+    return mode + "".join(f"_{k}-{v}".replace("/", "-").replace(",", "-") for k, v in parameters)
 
 
 def write_summary(rows: list[dict], mode: str, parameters: list[tuple[str, str]]) -> Path:
@@ -213,18 +219,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--no-html", action="store_true")
     ap.add_argument("--jobs", type=int, default=1, help="notebooks at a time (threads each: cores / jobs)")
+    ap.add_argument("--without", default="", metavar="NAMES",
+                    help="comma-separated datasets to treat as absent (each lecture's fallback path)")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error(f"--jobs must be at least 1, got {args.jobs}")
+    without = sorted({n.strip() for n in args.without.split(",") if n.strip()})
+    sys.path.insert(0, str(ROOT))
+    from labhelpers.data import DATASETS
+
+    if unknown := [n for n in without if n not in DATASETS]:
+        ap.error(f"--without {args.without}: unknown dataset {unknown[0]!r}; valid names: {', '.join(DATASETS)}")
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if without and not args.notebooks:  # the lectures with a fallback path for one of these datasets
+        notebooks = [nb for nb in notebooks if set(lecture_metadata(nb).get("optional_data", [])) & set(without)]
     mode = "quick" if args.quick else "full"
-    name = variant(mode, args.parameter)
+    tags = args.parameter + ([("without", ",".join(without))] if without else [])
+    name = variant(mode, tags)
     out_dir, html_dir = BUILD / "executed" / name, BUILD / "html" / name
-    # default-parameter runs write build/metrics/ (what the README shows); other parameters keep apart
-    metrics_dir = BUILD / "metrics" if not args.parameter else BUILD / "runs" / name / "metrics"
+    # default-parameter runs write build/metrics/ (what the README shows); other variants keep apart
+    metrics_dir = BUILD / "metrics" if not tags else BUILD / "runs" / name / "metrics"
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LAB_QUICK="1" if args.quick else "0", LAB_BUILD_DIR=str(BUILD),
-               LAB_METRICS_DIR=str(metrics_dir))
+               LAB_METRICS_DIR=str(metrics_dir), LAB_UNAVAILABLE=",".join(without))
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // args.jobs)))
 
     def run(nb: Path) -> dict:
@@ -248,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [run(nb) for nb in notebooks]
     else:
         rows = run_parallel(notebooks, run, args.jobs)
-    write_summary(rows, mode, args.parameter)
+    write_summary(rows, mode, tags)
     claims = claims_rows(rows)
     print("\n" + summary_table(rows, mode))
     print("\n" + claims_table(claims))
