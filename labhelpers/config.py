@@ -114,29 +114,43 @@ def start(notebook: str, *, quick: Any = None, seed: Any = 0, device: Any = "cpu
     return quick_mode, dev, generator
 
 
-def claim(name: str, holds: Any, evidence: str) -> bool:
+def claim(name: str, holds: Any, evidence: str, control: dict[str, Any] | None = None) -> bool:
     """Record a finding of the lecture with the numbers behind it; print it; return whether it holds (01).
 
     In quick mode the claim is recorded as not checked (the run is too short to show it) and `make run`
-    ignores it; in full mode a claim that does not hold makes `make run` fail.
+    ignores it; in full mode a claim that does not hold makes `make run` fail. `control` is the same test run
+    under a condition where it must fail, {"what", "holds", "evidence"}: `make run` also fails when it holds
+    (a claim that cannot fail is no finding).
     """
     if not isinstance(name, str) or not name.replace("_", "").isalnum():
         raise ValueError(f"claim name {name!r}: use a short identifier such as 'dae_beats_linear'")
     if not isinstance(evidence, str) or not evidence.strip():
         raise ValueError(f"claim {name!r}: evidence must be a non-empty string with the numbers behind it")
-    if hasattr(holds, "item"):
-        holds = holds.item()
-    if not isinstance(holds, (bool, int)):
-        raise TypeError(f"claim {name!r}: holds must be a bool (the result of a comparison), got {type(holds).__name__}")
-    holds = bool(holds)
+    holds = _truth(holds, f"claim {name!r}: holds")
     mode = "quick" if QUICK else "full"
     _claims[name] = {"holds": holds, "evidence": evidence.strip(), "mode": mode, "checked": not QUICK}
-    mark = "holds" if holds else "DOES NOT HOLD"
     note = "  (quick mode: not checked, the run is too short to show it)" if QUICK else ""
-    print(f"claim {name}: {mark} -- {evidence.strip()}{note}")
+    print(f"claim {name}: {'holds' if holds else 'DOES NOT HOLD'} -- {evidence.strip()}{note}")
+    if control is not None:
+        if not isinstance(control, dict) or set(control) != {"what", "holds", "evidence"}:
+            raise ValueError(f"claim {name!r}: control must be a dict with keys 'what' (the condition where the "
+                             "test must fail), 'holds' (the test's result there) and 'evidence' (its numbers)")
+        ctl = {"what": str(control["what"]), "holds": _truth(control["holds"], f"claim {name!r}: control holds"),
+               "evidence": str(control["evidence"])}
+        _claims[name]["control"] = ctl
+        print(f"  control ({ctl['what']}): {'HOLDS TOO: the test cannot fail' if ctl['holds'] else 'fails, as it must'}"
+              f" -- {ctl['evidence']}")
     if NOTEBOOK is not None:
         record_metrics(NOTEBOOK, {})
     return holds
+
+
+def _truth(value: Any, what: str) -> bool:
+    if hasattr(value, "item"):
+        value = value.item()
+    if not isinstance(value, (bool, int)):
+        raise TypeError(f"{what} must be a bool (the result of a comparison), got {type(value).__name__}")
+    return bool(value)
 
 
 def claims() -> dict[str, dict[str, Any]]:

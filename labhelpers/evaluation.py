@@ -161,16 +161,26 @@ def precision_recall(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int 
     return float(precision), float(recall)
 
 
+def density_coverage(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int = 5) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020): both count samples in the k-NN balls of the real features (10)."""
+    real, fake = _check_feats(real_feats, fake_feats, "density_coverage", min_rows=k + 1)
+    real, fake = real.detach().double(), fake.detach().double()
+    inside = torch.cdist(fake, real) <= _kth_neighbour_radius(real, k)[None, :]  # (N_fake, N_real)
+    return float(inside.sum() / (k * len(fake))), float(inside.any(0).double().mean())
+
+
 class Scoreboard:
     """One row per model: likelihood (exact, bound or none) and sample metrics against one real test set (10)."""
 
-    METRICS = ("FID", "KID x1e3", "precision", "recall")
+    METRICS = ("FID", "KID x1e3", "precision", "recall", "density", "coverage", "judged")
 
-    def __init__(self, features, x_real: torch.Tensor, n: int, repeats: int = 3, seed: int = 0):
-        if n < 4 or n > len(x_real) or repeats < 1:
-            raise ValueError(f"Scoreboard: need 4 <= n <= len(x_real) = {len(x_real)} and repeats >= 1, "
+    def __init__(self, features, x_real: torch.Tensor, n: int, repeats: int = 3, seed: int = 0, judge=None):
+        if n < 6 or n > len(x_real) or repeats < 1:
+            raise ValueError(f"Scoreboard: need 6 <= n <= len(x_real) = {len(x_real)} and repeats >= 1, "
                              f"got n={n}, repeats={repeats}")
         self.features, self.n, self.repeats, self.seed = features, n, repeats, seed
+        self.judge = judge   # images -> class probabilities; "judged" = share classified with confidence >= 0.9
+        self.samplers: dict = {}
         self.f_real = features(x_real[:n])
         # KID's cubic kernel (x.y / D + 1)^3 expects Inception-scale features (entries of order 1); ours are larger,
         # so KID divides every feature vector by one fixed number, the real features' root mean square.
@@ -182,27 +192,35 @@ class Scoreboard:
         """Score sampler(n, generator) -> images over `repeats` draws; nll: test NLL in nats/image, or None (10)."""
         if nll is not None and likelihood not in ("exact", "bound"):
             raise ValueError(f"Scoreboard.add: likelihood must be 'exact' or 'bound', got {likelihood!r}")
-        values: dict[str, list[float]] = {m: [] for m in self.METRICS}
+        names = [m for m in self.METRICS if m != "judged" or self.judge]
+        values: dict[str, list[float]] = {m: [] for m in names}
         for r in range(self.repeats):
-            f = self.features(sampler(self.n, torch.Generator().manual_seed(self.seed + r)))
+            x = sampler(self.n, torch.Generator().manual_seed(self.seed + r))
+            f = self.features(x)
             precision, recall = precision_recall(self.f_real, f, k=3)
-            for m, v in zip(self.METRICS, (fid(self.f_real, f), 1e3 * kid(self.f_real / self.kid_scale, f / self.kid_scale),
-                                             precision, recall)):
+            density, coverage = density_coverage(self.f_real, f, k=5)
+            judged = float((self.judge(x).max(1).values >= 0.9).double().mean()) if self.judge else None
+            for m, v in zip(names, (fid(self.f_real, f), 1e3 * kid(self.f_real / self.kid_scale, f / self.kid_scale),
+                                             precision, recall, density, coverage, judged)):
                 values[m].append(v)
         row: dict = {"likelihood": "—" if nll is None else likelihood, "NLL": None if nll is None else float(nll)}
         for m, v in values.items():
             t = torch.tensor(v, dtype=torch.float64)
             row[m], row[f"{m} sd"] = t.mean().item(), (t.std().item() if len(v) > 1 else 0.0)
-        self.rows[name] = row
+        self.rows[name], self.samplers[name] = row, sampler
         return row
 
     def table(self) -> str:
-        """The rows as a text table, metrics as mean ± sd (10)."""
-        w = max([24] + [len(name) + 2 for name in self.rows])   # the model column fits the longest name
-        head = f"{'model':{w}s}{'likelihood':>11s}{'NLL nats':>10s}" + "".join(f"{m:>18s}" for m in self.METRICS)
-        lines = [head]
-        for name, row in self.rows.items():
-            nll = "—" if row["NLL"] is None else f"{row['NLL']:.1f}"
-            cells = "".join(f"{row[m]:>10.3f} ± {row[m + ' sd']:<5.3f}" for m in self.METRICS)
-            lines.append(f"{name:{w}s}{row['likelihood']:>11s}{nll:>10s}{cells}")
+        """The rows as a text table: NLL with its kind, metrics as mean±sd over the draws (10)."""
+        w = max([24] + [len(name) + 1 for name in self.rows])   # the model column fits the longest name
+        shown = [m for m in self.METRICS if m != "judged" or self.judge]
+        digits = lambda v: 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2
+        cell = lambda v, sd: f"{v:.{digits(v)}f}±{sd:.{digits(v)}f}"
+        rows = {name: ["—" if r["NLL"] is None else f"{r['NLL']:.1f} {r['likelihood']}"]
+                + [cell(r[m], r[m + " sd"]) for m in shown] for name, r in self.rows.items()}
+        widths = [max([len(h)] + [len(cells[i]) for cells in rows.values()]) + 2
+                  for i, h in enumerate(["NLL nats"] + shown)]
+        lines = [f"{'model':{w}s}" + "".join(f"{h:>{wd}s}" for h, wd in zip(["NLL nats"] + shown, widths))]
+        for name, cells in rows.items():
+            lines.append(f"{name:{w}s}" + "".join(f"{v:>{wd}s}" for v, wd in zip(cells, widths)))
         return "\n".join(lines)

@@ -191,3 +191,21 @@ def test_iwae_rejects_bad_input():
         iwae_bound(_PriorVAE(torch.zeros(1, 3)), torch.zeros(1, 3), 0)
     with pytest.raises(ValueError, match="binarized"):
         iwae_bound(_PriorVAE(torch.zeros(1, 3)), torch.full((1, 3), 0.5), 1)
+
+
+def test_density_and_coverage_are_not_fooled_by_isolated_samples():
+    """Naeem et al. 2020: a few real-like samples among far-away outliers inflate k-NN recall (their balls are
+    huge) but not coverage, which is built on the real balls only; same-distribution samples get density ~ 1."""
+    from labhelpers.evaluation import density_coverage, precision_recall
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(400, 8, generator=g)
+    same = torch.randn(400, 8, generator=g)
+    density, coverage = density_coverage(real, same, k=5)
+    assert 0.8 < density < 1.2 and coverage > 0.9
+    mixture = torch.cat([torch.randn(3, 8, generator=g), 30 + torch.randn(397, 8, generator=g)])
+    _, recall = precision_recall(real, mixture, k=3)
+    density, coverage = density_coverage(real, mixture, k=5)
+    assert recall > 0.5 and coverage < 0.1 and density < 0.05
+    with pytest.raises(ValueError):
+        density_coverage(real[:3], same, k=5)

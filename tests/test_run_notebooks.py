@@ -152,3 +152,28 @@ def test_what_a_lecture_needs_runs_before_it():
         for need in nbformat.read(path, as_version=4).metadata.get("labhelpers", {}).get("needs", []):
             assert need in stems, f"{path.name} needs {need!r}, which is not a lecture in notebooks/"
             assert stems.index(need) < stems.index(path.stem), f"{path.name} needs the later lecture {need}"
+
+
+def test_a_claim_whose_control_holds_fails_the_full_run(tmp_path):
+    """A claim records the same test under a control where it must fail; if the control holds too, the claim
+    cannot fail, and `make run` says so and exits 1."""
+    path, build = tmp_path / "97_claims.ipynb", tmp_path / "build"
+    nb = new_notebook(cells=[
+        new_code_cell("import labhelpers as lh"),
+        new_code_cell("quick = None\nshuffled = 0.2", metadata={"tags": ["parameters"]}),
+        new_code_cell("QUICK, device, generator = lh.start('97_claims', quick=quick)\n"
+                      "lh.claim('model_beats_chance', 0.9 > 0.5, 'accuracy 0.9 (chance 0.5)',\n"
+                      "         control={'what': 'labels shuffled', 'holds': shuffled > 0.5,\n"
+                      "                  'evidence': f'accuracy {shuffled}'})\n"
+                      "lh.record_metrics('97_claims', {})"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    good = _run(path, build)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "| yes; control fails |" in good.stdout
+    control = json.loads((build / "metrics" / "97_claims.json").read_text())["claims"]["model_beats_chance"]["control"]
+    assert control == {"what": "labels shuffled", "holds": False, "evidence": "accuracy 0.2"}
+    bad = _run(path, build, "-p", "shuffled", "0.8")
+    assert bad.returncode == 1 and "CONTROL HOLDS: 97_claims: model_beats_chance" in bad.stdout
+    assert "**HOLDS TOO**" in bad.stdout

@@ -127,7 +127,8 @@ def claims_rows(rows: list[dict]) -> list[dict]:
     for r in rows:
         for name, c in (r.get("metrics") or {}).get("claims", {}).items():
             out.append({"notebook": r["notebook"], "claim": name, "evidence": c.get("evidence", ""),
-                        "holds": bool(c.get("holds")), "checked": bool(c.get("checked", c.get("mode") == "full"))})
+                        "holds": bool(c.get("holds")), "checked": bool(c.get("checked", c.get("mode") == "full")),
+                        "control": c.get("control")})
     return out
 
 
@@ -136,6 +137,8 @@ def claims_table(claims: list[dict]) -> str:
     for c in claims:
         verdict = ("yes" if c["holds"] else "**NO**") if c["checked"] else \
             f"not checked (quick mode{'' if c['holds'] else ', would fail'})"
+        if c.get("control") and c["checked"]:
+            verdict += "; control " + ("**HOLDS TOO**" if c["control"]["holds"] else "fails")
         lines.append(f"| {c['notebook']} | {c['claim']} | {c['evidence'].replace('|', '/')} | {verdict} |")
     return "\n".join(lines)
 
@@ -272,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     failed_claims = [c for c in claims if c["checked"] and not c["holds"]]
     for c in failed_claims:
         print(f"CLAIM FAILED: {c['notebook']}: {c['claim']} ({c['evidence']})", flush=True)
+    for c in claims:
+        if c["checked"] and c.get("control") and c["control"]["holds"]:
+            print(f"CONTROL HOLDS: {c['notebook']}: {c['claim']} also holds under its control "
+                  f"({c['control']['what']}: {c['control']['evidence']}); the claim cannot fail", flush=True)
+            failed_claims.append(c)
     if mode == "full":
         for r in rows:
             if r["ok"] and not r["metrics"].get("claims"):

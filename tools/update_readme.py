@@ -107,15 +107,23 @@ def scoreboard(full: dict[str, dict]) -> str:
     params = ", ".join(f"{k}={v}" for k, v in (row.get("parameters") or {}).items()) or "defaults"
     commit = row["metrics"].get("provenance", {}).get("commit")
     params += f", commit {commit[:7]}" if commit else ""
-    lines = ["| Model | Likelihood | NLL (nats/image) | FID | KID ×10³ | Precision | Recall |", "|---|---|---|---|---|---|---|"]
+    columns = [(m, title, d) for m, title, d in (("FID", "FID", 1), ("KID x1e3", "KID ×10³", 0),
+                                                 ("precision", "Precision", 2), ("recall", "Recall", 2),
+                                                 ("density", "Density", 2), ("coverage", "Coverage", 2),
+                                                 ("judged", "Judged ≥ 0.9", 2))
+               if all(m in r for r in board.values())]
+    lines = ["| Model | Likelihood | NLL (nats/image) | " + " | ".join(t for _, t, _ in columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
     for name, r in board.items():
         nll = "—" if r.get("NLL") is None else f"{r['NLL']:.1f}"
-        metrics = " | ".join(f"{r[m]:.{d}f} ± {r[m + ' sd']:.{d}f}" for m, d in
-                             (("FID", 1), ("KID x1e3", 0), ("precision", 2), ("recall", 2)))
+        metrics = " | ".join(f"{r[m]:.{d}f} ± {r[m + ' sd']:.{d}f}" for m, _, d in columns)
         lines.append(f"| {cell(name)} | {r.get('likelihood', '—')} | {nll} | {metrics} |")
     return "\n".join(lines) + (f"\n\nFrom the last full run of `{BOARD_NOTEBOOK}.ipynb` ({params}): binarized test "
                                "images; mean ± sd over independent sample draws; lower NLL, FID and KID are better, "
-                               "higher precision and recall. The notebook explains every column and its caveats.")
+                               "higher precision, recall and coverage; *judged* is the share of samples the lecture's "
+                               "classifier recognises with confidence ≥ 0.9. Label-conditional models are sampled with "
+                               "uniform labels; 09's models are read against the row of real images through their "
+                               "14×14 round trip. The notebook explains every column and its caveats.")
 
 
 def replace_between(readme: str, start_marker: str, end_marker: str, body: str) -> str:
