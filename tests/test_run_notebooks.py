@@ -177,3 +177,16 @@ def test_a_claim_whose_control_holds_fails_the_full_run(tmp_path):
     bad = _run(path, build, "-p", "shuffled", "0.8")
     assert bad.returncode == 1 and "CONTROL HOLDS: 97_claims: model_beats_chance" in bad.stdout
     assert "**HOLDS TOO**" in bad.stdout
+
+
+def test_a_lecture_that_reads_another_lectures_numbers_waits_for_it():
+    """In a parallel `make run`, a notebook that prints another lecture's numbers (lh.metrics_of) must start after
+    it, or it shows "run 07 first" where its comparison should be (review, cross-lecture issue 1)."""
+    lectures = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    stems = [p.stem for p in lectures]
+    for path in lectures:
+        nb = nbformat.read(path, as_version=4)
+        needs = set(nb.metadata.get("labhelpers", {}).get("needs", []))
+        read = {s for c in nb.cells if c.cell_type == "code" and "metrics_of" in c.source
+                for s in stems if f'"{s}"' in c.source}
+        assert read <= needs, f"{path.name} reads the metrics of {sorted(read - needs)} without waiting for them"
