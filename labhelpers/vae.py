@@ -173,6 +173,6 @@ def code_use(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     return {"kl": float(kl_diag_normal(mu, logvar).mean()), "own": float(recon(mu)), "other": float(recon(shuffled))}
 
 
-def code_is_used(use: dict[str, float], min_kl: float = 10.0, max_ratio: float = 0.7) -> bool:
+def code_is_used(use: dict[str, float], min_kl: float = 5.0, max_ratio: float = 0.7) -> bool:
     """The test of a working VAE: its code carries > min_kl nats and its own code beats another's clearly (05)."""
     return use["kl"] > min_kl and use["own"] < max_ratio * use["other"]
