@@ -89,6 +89,7 @@ def start(notebook: str, *, quick: Any = None, seed: Any = 0, device: Any = "cpu
 
     if not isinstance(notebook, str) or not notebook:
         raise ValueError(f"notebook={notebook!r}: pass the notebook's name, e.g. lh.start(NOTEBOOK, ...)")
+    safe_name(notebook, "notebook")
     quick_mode = use_quick(quick)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         if isinstance(seed, str) and seed.strip().isdigit():
@@ -204,8 +205,12 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
 def metrics_of(notebook: str, dataset: str = "mnist") -> dict[str, Any]:
     """The recorded metrics of another notebook if it ran in this mode on this dataset, else {}: only then are
     its numbers comparable with this run's (08, 09)."""
-    path = metrics_dir() / f"{notebook}.json"
-    run = json.loads(path.read_text()) if path.exists() else {}
+    path = metrics_dir() / f"{safe_name(notebook, 'notebook')}.json"
+    try:
+        run = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError as err:
+        raise RuntimeError(f"{path} is not readable JSON ({err}): a run was cut off while writing it? Rerun "
+                           f"{notebook} (make run NOTEBOOKS=notebooks/{notebook}.ipynb) to write it again") from err
     same = run.get("mode") == ("quick" if QUICK else "full") and \
         run.get("provenance", {}).get("parameters", {}).get("dataset", "mnist") == dataset
     return run if same else {}
@@ -218,6 +223,7 @@ def measured(run: dict[str, Any], key: str, fmt: str, source: str, unit: str = "
 
 def record_metrics(notebook: str, metrics: dict[str, Any]) -> Path:
     """Merge a notebook's headline numbers and claims into <metrics dir>/<notebook>.json; return the path (01)."""
+    safe_name(notebook, "notebook")
     path = metrics_dir() / f"{notebook}.json"
     clean = {k: _plain(v, k) for k, v in metrics.items()}
     with locked(path):
@@ -252,6 +258,17 @@ def _plain(v: Any, name: str = "value") -> Any:
     raise TypeError(f"metric {name!r}: value {v!r} of type {type(v).__name__} is not a number, string or list")
 
 
+def safe_name(name: Any, what: str) -> str:
+    """A file name that stays inside its folder: letters, digits, '_', '-', '.', not starting with '.' (01)."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+        raise ValueError(f"{what}={name!r} must be a plain name such as '05_vae' (letters, digits, '_', '-', '.'; "
+                         "no folders, no '..'): everything the course writes stays under build/")
+    return name
+
+
 def checkpoint_path(name: str) -> Path:
     """Path for a checkpoint under build/checkpoints/<quick|full>/, so the two modes never mix (02)."""
+    safe_name(name, "checkpoint_path(name)")
     return BUILD_DIR / "checkpoints" / ("quick" if QUICK else "full") / f"{name}.pt"

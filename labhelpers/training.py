@@ -168,6 +168,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                            "rerun the notebook to train again") from err
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _source_of(cls: type) -> str:
     """The source of a module class's own methods (works for classes defined in notebook cells)."""
     parts = []
@@ -212,9 +218,17 @@ def train_or_load(model: torch.nn.Module, path: str | Path, train: Callable[[], 
     path = path.with_name(f"{path.stem}-{key}{path.suffix or '.pt'}")
     meta_path = path.with_suffix(".json")
     if path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") != key:
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError as err:
+            raise RuntimeError(f"{meta_path} is not readable JSON ({err}); delete it and {path.name}, then rerun "
+                               "to train again") from err
+        if not isinstance(meta, dict) or meta.get("fingerprint") != key:
             raise RuntimeError(f"{meta_path} describes other settings than its name says; delete {path} and rerun")
+        if "sha256" in meta and _sha256(path) != meta["sha256"]:
+            raise RuntimeError(f"{path.name} is not the file saved with these settings (its checksum differs from "
+                               f"the one in {meta_path.name}: copied over or changed since); delete both and rerun "
+                               "to train again")
         model.load_state_dict(load_checkpoint(path))
         model.eval()
         print(f"loaded weights from {path.name} (trained earlier with these settings; delete it to retrain)")
@@ -226,6 +240,7 @@ def train_or_load(model: torch.nn.Module, path: str | Path, train: Callable[[], 
                            f"{path.name}; check that it updates this model (optimizer over model.parameters())")
     save_checkpoint(model.state_dict(), path)
     from .config import write_json_atomic
-    write_json_atomic(meta_path, {"fingerprint": key, "settings": settings or {}, "model": type(model).__name__})
+    write_json_atomic(meta_path, {"fingerprint": key, "settings": settings or {}, "model": type(model).__name__,
+                                  "sha256": _sha256(path)})
     print(f"trained and saved to {path.name}")
     return False
