@@ -190,3 +190,24 @@ def test_a_lecture_that_reads_another_lectures_numbers_waits_for_it():
         read = {s for c in nb.cells if c.cell_type == "code" and "metrics_of" in c.source
                 for s in stems if f'"{s}"' in c.source}
         assert read <= needs, f"{path.name} reads the metrics of {sorted(read - needs)} without waiting for them"
+
+
+def test_a_notebook_that_runs_alone_gets_every_jobs_threads(tmp_path):
+    """The chain at the end of a parallel run (07 -> 08 -> 09 -> 10) would leave cores idle: a notebook that starts
+    with nothing else running or ready gets the threads of all jobs; side by side, each keeps its own."""
+    def notebook(name, needs=()):
+        nb = new_notebook(cells=[new_code_cell(
+            f"import os, pathlib\npathlib.Path(r'{tmp_path}/{name}.threads').write_text(os.environ['OMP_NUM_THREADS'])")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["labhelpers"] = {"needs": list(needs)}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        return str(tmp_path / f"{name}.ipynb")
+
+    paths = [notebook("81_a"), notebook("82_b"), notebook("83_c", needs=["81_a", "82_b"])]
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--quick", "--no-html",
+                          "--jobs", "2", *paths],
+                         env={**__import__("os").environ, "LAB_BUILD_DIR": str(tmp_path / "build"),
+                              "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    threads = {n: (tmp_path / f"{n}.threads").read_text() for n in ("81_a", "82_b", "83_c")}
+    assert threads == {"81_a": "1", "82_b": "1", "83_c": "2"}, threads

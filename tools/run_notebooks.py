@@ -185,7 +185,10 @@ def lecture_metadata(nb: Path) -> dict:
 
 
 def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
-    """Run up to `jobs` notebooks at a time, each after the ones it needs; rows in the order given."""
+    """Run up to `jobs` notebooks at a time, each after the ones it needs; rows in the order given.
+
+    `run(nb, alone)` is told when a notebook starts with nothing else running and nothing else ready to start
+    (the chain at the end of a run: 07 -> 08 -> 09 -> 10): it may then use every core."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     stems = {nb.stem for nb in notebooks}
@@ -199,9 +202,10 @@ def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
         with ThreadPoolExecutor(jobs) as pool:
             pending, running = list(notebooks_by_cost), {}
             while pending or running:
-                for nb in [nb for nb in pending if all(s in done for s in waits_for[nb])][: jobs - len(running)]:
+                ready = [nb for nb in pending if all(s in done for s in waits_for[nb])][: jobs - len(running)]
+                for nb in ready:
                     pending.remove(nb)
-                    running[pool.submit(run, nb)] = nb
+                    running[pool.submit(run, nb, len(ready) == 1 and not running)] = nb
                 if not running:
                     raise SystemExit(f"run_notebooks: {[nb.name for nb in pending]} need each other "
                                      "(labhelpers.needs in their metadata forms a cycle)")
@@ -247,11 +251,15 @@ def main(argv: list[str] | None = None) -> int:
                LAB_METRICS_DIR=str(metrics_dir), LAB_UNAVAILABLE=",".join(without))
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // args.jobs)))
 
-    def run(nb: Path) -> dict:
-        print(f"running {nb.name} ({mode}) ...", flush=True)
+    def run(nb: Path, alone: bool = False) -> dict:
+        # A notebook that runs alone in a parallel run gets the threads of every job (the cores would idle).
+        threads = str(args.jobs * int(env["OMP_NUM_THREADS"])) if alone and args.jobs > 1 else env["OMP_NUM_THREADS"]
+        print(f"running {nb.name} ({mode}{', alone: ' + threads + ' threads' if alone and args.jobs > 1 else ''}) ...",
+              flush=True)
         metrics_path = metrics_dir / f"{nb.stem}.json"
         metrics_path.unlink(missing_ok=True)  # never report a previous run's numbers
-        row = run_one(nb, out_dir, args.kernel, args.parameter, env)
+        row = run_one(nb, out_dir, args.kernel, args.parameter,
+                      dict(env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads))
         row["metrics"] = json.loads(metrics_path.read_text()) if row["ok"] and metrics_path.exists() else {}
         if not row["ok"]:
             metrics_path.unlink(missing_ok=True)
