@@ -183,3 +183,19 @@ def test_readme_scoreboard_from_a_known_run():
     assert "TABLE" in new and "BOARD" in new and "stale" not in new and "old" not in new
     with pytest.raises(ValueError, match="scoreboard"):
         update_readme.render("<!-- syllabus:start -->\n<!-- syllabus:end -->", "TABLE", "BOARD")
+
+
+def test_syllabus_keeps_an_earlier_60k_measurement_marked_as_such(tmp_path):
+    import nbformat
+    import update_readme
+
+    path = tmp_path / "99_sample.ipynb"
+    nbformat.write(make_notebook(), path)
+    old = update_readme.render(f"{update_readme.START}\n{update_readme.END}\n", update_readme.syllabus(
+        [path], {}, {}, {"99_sample": {"notebook": "99_sample", "ok": True, "wall_s": 95.0, "peak_rss_mib": 1536}}))
+    earlier = update_readme.earlier_60k(old)
+    assert earlier == {"99_sample": "95 s · 1.5 GB (earlier commit)"}
+    row = update_readme.syllabus([path], {}, {}, {}, earlier).splitlines()[2]
+    assert "| 95 s · 1.5 GB (earlier commit) |" in row
+    again = update_readme.earlier_60k(update_readme.render(old, update_readme.syllabus([path], {}, {}, {}, earlier)))
+    assert again == earlier                                    # marked once, however often it is carried over
