@@ -181,6 +181,7 @@ class Scoreboard:
         self.features, self.n, self.repeats, self.seed = features, n, repeats, seed
         self.judge = judge   # images -> class probabilities; "judged" = share classified with confidence >= 0.9
         self.samplers: dict = {}
+        self.metrics = [m for m in self.METRICS if m != "judged" or judge]   # the columns this board fills
         self.f_real = features(x_real[:n])
         # KID's cubic kernel (x.y / D + 1)^3 expects Inception-scale features (entries of order 1); ours are larger,
         # so KID divides every feature vector by one fixed number, the real features' root mean square.
@@ -192,17 +193,18 @@ class Scoreboard:
         """Score sampler(n, generator) -> images over `repeats` draws; nll: test NLL in nats/image, or None (10)."""
         if nll is not None and likelihood not in ("exact", "bound"):
             raise ValueError(f"Scoreboard.add: likelihood must be 'exact' or 'bound', got {likelihood!r}")
-        names = [m for m in self.METRICS if m != "judged" or self.judge]
-        values: dict[str, list[float]] = {m: [] for m in names}
+        values: dict[str, list[float]] = {m: [] for m in self.metrics}
         for r in range(self.repeats):
             x = sampler(self.n, torch.Generator().manual_seed(self.seed + r))
             f = self.features(x)
             precision, recall = precision_recall(self.f_real, f, k=3)
             density, coverage = density_coverage(self.f_real, f, k=5)
-            judged = float((self.judge(x).max(1).values >= 0.9).double().mean()) if self.judge else None
-            for m, v in zip(names, (fid(self.f_real, f), 1e3 * kid(self.f_real / self.kid_scale, f / self.kid_scale),
-                                             precision, recall, density, coverage, judged)):
-                values[m].append(v)
+            draw = {"FID": fid(self.f_real, f), "KID x1e3": 1e3 * kid(self.f_real / self.kid_scale, f / self.kid_scale),
+                    "precision": precision, "recall": recall, "density": density, "coverage": coverage}
+            if self.judge:
+                draw["judged"] = float((self.judge(x).max(1).values >= 0.9).double().mean())
+            for m in self.metrics:
+                values[m].append(draw[m])
         row: dict = {"likelihood": "—" if nll is None else likelihood, "NLL": None if nll is None else float(nll)}
         for m, v in values.items():
             t = torch.tensor(v, dtype=torch.float64)
@@ -213,7 +215,7 @@ class Scoreboard:
     def table(self) -> str:
         """The rows as a text table: NLL with its kind, metrics as mean±sd over the draws (10)."""
         w = max([24] + [len(name) + 1 for name in self.rows])   # the model column fits the longest name
-        shown = [m for m in self.METRICS if m != "judged" or self.judge]
+        shown = self.metrics
         digits = lambda v: 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2
         cell = lambda v, sd: f"{v:.{digits(v)}f}±{sd:.{digits(v)}f}"
         rows = {name: ["—" if r["NLL"] is None else f"{r['NLL']:.1f} {r['likelihood']}"]
