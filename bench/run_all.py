@@ -2,12 +2,15 @@
 
 usage: python bench/run_all.py [--from-summary | --skip-notebooks] [--quick-only] [--notebooks NB ...]
                                [--repeats 3] [--vae-epochs 3] [--vae-n N] [--skip-data] [--skip-vae]
+                               [--skip-references | --only-references] [--ref-budgets 60 180] [--ref-threads 1]
 
 1. data handling   labhelpers batches vs torchvision DataLoader (target >= 8x faster); an epoch of the VAE
                    with labhelpers batches vs pre-sliced tensors (target <= 1.3x)
 2. reference VAE   pytorch/examples vae/main.py loop vs labhelpers.vae.train_vae (target >= 2x, equal loss)
 3. notebooks       wall time and peak RSS in quick and full mode (budgets 30 s / 10 min / 3 GB)
 4. quality         the headline numbers of every notebook's build/metrics/*.json
+5. side by side    the course's diffusion, flow matching, flow and PixelCNN against diffusers, torchcfm, normflows and
+                   the UvA gated PixelCNN, same data and CPU-time budgets, scored by FID / bits/dim / nats (ratios)
 Every ratio compares two runs made in this process on this machine; nothing here asserts on time.
 """
 
@@ -25,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import data_bench, notebook_bench, vae_bench  # noqa: E402
+from bench import data_bench, notebook_bench, reference_models, vae_bench  # noqa: E402
 from bench.timing import load_average, machine  # noqa: E402
 
 DATASET = "fashion-mnist"
@@ -74,6 +77,18 @@ def run_vae(tv_root: Path, epochs: int, vae_n: int | None) -> dict:
 
     return vae_bench.bench_vae_reference(lambda split: cold_load(split, limit=vae_n if split == "train" else None),
                                          tv, epochs=epochs)
+
+
+def run_reference_part(args) -> dict:
+    budgets = ", ".join(f"{b:g}" for b in args.ref_budgets)
+    print(f"5. side by side with the libraries: budgets {budgets} CPU-s per model, {args.ref_threads} torch "
+          f"thread(s) ...", flush=True)
+    settings = reference_models.Settings(budgets_cpu_s=tuple(args.ref_budgets), threads=args.ref_threads,
+                                         n_samples=args.ref_samples, hf_samples=args.ref_hf_samples,
+                                         sample_steps=args.ref_sample_steps, judge_epochs=args.ref_judge_epochs,
+                                         comparisons=tuple(args.ref_comparisons))
+    return reference_models.run_references(lambda split: cold_load(split), settings, n_train=args.ref_n_train,
+                                           log=lambda m: print(m, flush=True))
 
 
 def run_notebook_part(args) -> tuple[dict[str, list[dict]], dict[str, str]]:
@@ -138,6 +153,8 @@ def summary_rows(results: dict) -> list[list[str]]:
                      f"budget {b['budget_wall_s']:.0f} s, {b['budget_peak_rss_mib']:.0f} MiB",
                      f"{b['wall_s'] / b['budget_wall_s']:.2f} / {b['peak_rss_mib'] / b['budget_peak_rss_mib']:.2f}",
                      "<= 1 / <= 1", _status(b["within_budget"])])
+    if results.get("references"):
+        rows += reference_models.summary_rows(results["references"])
     return rows
 
 
@@ -201,7 +218,51 @@ def results_markdown(results: dict, argv: list[str]) -> str:
     if results.get("notebook_source"):
         parts += ["## Notebooks", ""] + [f"- {mode}: {src}" for mode, src in results["notebook_source"].items()] + [""]
     parts += ["## Quality: headline numbers", "", quality_table(results.get("quality", [])), ""]
+    if results.get("references"):
+        parts += [references_markdown(results)]
     return "\n".join(parts)
+
+
+REF_START, REF_END = "<!-- side by side: start -->", "<!-- side by side: end -->"
+
+
+def references_markdown(results: dict, standalone: bool = False) -> str:
+    """Part 5 as a RESULTS.md section between markers (--only-references replaces just this section)."""
+    ref = results["references"]
+    st = ref["settings"]
+    parts = [REF_START, "## 5. Side by side with what a user would pick instead", ""]
+    if standalone:
+        parts += ["Written by `python bench/run_all.py --only-references" + (" " + " ".join(results["argv"])
+                  if results.get("argv") else "") + "` (this section only; the sections above are from the run "
+                  "they name). Machine for this section:", "",
+                  markdown_table(["", ""], [[k, str(v)] for k, v in results["machine"].items()]), ""]
+        if results.get("caveats"):
+            parts += ["**Caveats.** " + " ".join(results["caveats"]), ""]
+    parts += [f"Budgets: {', '.join(f'{b:g}' for b in st['budgets_cpu_s'])} seconds of process CPU time per model "
+              f"(`time.process_time()`), {st['threads']} torch thread(s); {st['n_train']:,} training and "
+              f"{st['n_test']:,} test images (Fashion-MNIST). Image models: {st['n_samples']} samples "
+              f"(the 28x28 HF-MNIST row: {st['hf_samples']} on both sides), {st['sample_steps']} network calls each (DDIM, eta = 0, for diffusion; Euler for flow "
+              "matching), labels 0-9 equally often, no guidance. See bench/README.md, part 5.", ""]
+    if ref.get("judge"):
+        j = ref["judge"]
+        parts += [f"Judge (lh.train_classifier on the 14x14 training images, {st['judge_epochs']} epochs): test "
+                  f"accuracy {j['accuracy']:.1%}; real test images judged with confidence >= 0.9: "
+                  f"{j['real_confident_share']:.1%}; FID floor (real training images vs test, {st['n_samples']} "
+                  f"images): {j['fid_floor']:.2f}.", ""]
+    parts += [markdown_table(MAIN_HEADER, reference_models.summary_rows(ref)), "",
+              markdown_table(reference_models.DETAILS_HEADER, reference_models.details_table(ref)), ""]
+    for c, why in ref.get("skipped", {}).items():
+        parts.append(f"- {c}: skipped, {why}")
+    parts.append(REF_END)
+    return "\n".join(parts) + "\n"
+
+
+def merge_references(existing: str, section: str) -> str:
+    """RESULTS.md with its part-5 section replaced (or appended): the other parts stay as they were."""
+    if REF_START in existing and REF_END in existing:
+        head, rest = existing.split(REF_START, 1)
+        return head + section.rstrip("\n") + rest.split(REF_END, 1)[1]
+    return existing.rstrip("\n") + "\n\n" + section
 
 
 def _busy(m: dict) -> str | None:
@@ -241,11 +302,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-data", action="store_true")
     ap.add_argument("--skip-vae", action="store_true")
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    ref = ap.add_mutually_exclusive_group()
+    ref.add_argument("--skip-references", action="store_true", help="skip part 5 (side by side with the libraries)")
+    ref.add_argument("--only-references", action="store_true",
+                     help="run part 5 only and replace just its section of RESULTS.md")
+    ap.add_argument("--ref-budgets", type=float, nargs="+", default=[60.0, 180.0],
+                    help="part 5: training budgets in seconds of process CPU time per model")
+    ap.add_argument("--ref-threads", type=int, default=1, help="part 5: torch threads (see bench/README.md)")
+    ap.add_argument("--ref-samples", type=int, default=500, help="part 5: samples scored per image model")
+    ap.add_argument("--ref-hf-samples", type=int, default=100, help="part 5: samples of the 28x28 HF-MNIST row")
+    ap.add_argument("--ref-sample-steps", type=int, default=50, help="part 5: network calls per sample")
+    ap.add_argument("--ref-judge-epochs", type=int, default=4, help="part 5: epochs of the judge classifier")
+    ap.add_argument("--ref-n-train", type=int, default=None, help="part 5: training images (default: all 60,000)")
+    ap.add_argument("--ref-comparisons", nargs="+", default=list(reference_models.COMPARISONS),
+                    choices=reference_models.COMPARISONS, help="part 5: only these comparisons")
     args = ap.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
 
     results: dict = {"machine": machine()}
     results["caveats"] = []
+    if args.only_references:
+        return main_references_only(args, argv, results)
     if args.vae_n:
         results["caveats"].append(f"The VAE parts used only {args.vae_n:,} training images (--vae-n).")
     with tempfile.TemporaryDirectory(prefix="bench-tv-") as tmp:
@@ -261,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         results["notebook_source"] = source
         results["budgets"] = [b for mode, rs in rows.items() for b in notebook_bench.budget_rows(rs, mode)]
         results["quality"] = notebook_bench.quality_rows(rows) if rows else notebook_bench.quality_rows()
+    if not args.skip_references:
+        results["references"] = run_reference_part(args)
     results["machine"]["load_average_end"] = load_average()
     busy = _busy(results["machine"])
     if busy:
@@ -274,6 +353,23 @@ def main(argv: list[str] | None = None) -> int:
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwrote {args.results.relative_to(ROOT) if args.results.is_relative_to(ROOT) else args.results} "
           f"and {json_path}")
+    return 0
+
+
+def main_references_only(args, argv: list[str], results: dict) -> int:
+    results["references"] = run_reference_part(args)
+    results["argv"] = [a for a in argv if a != "--only-references"]
+    results["machine"]["load_average_end"] = load_average()
+    busy = _busy(results["machine"])
+    if busy:
+        results["caveats"].append(busy)
+    print("\n" + markdown_table(MAIN_HEADER, reference_models.summary_rows(results["references"])))
+    existing = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
+    args.results.write_text(merge_references(existing, references_markdown(results, standalone=True)))
+    json_path = notebook_bench.BUILD / "bench" / "results_references.json"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nwrote part 5 of {args.results} and {json_path}")
     return 0
 
 
