@@ -29,7 +29,7 @@ import exercise_mutations as em  # noqa: E402
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXERCISE_TAGS = {em.SOLUTION_TAG, em.WRONG_TAG, em.CHECK_TAG}
 # student functions whose arguments are never tensors (sizes, floats, a callable, a model): no in-place check needed
-NO_TENSOR_ARGS = {"grid_integral", "find_padding", "overlap_1d", "expected_noisy_psnr", "my_causal_mask",
+NO_TENSOR_ARGS = {"grid_integral", "find_padding", "overlap_1d", "expected_noisy_psnr", "my_causal_mask", "my_schedule",
                   "sample_at_temperature"}
 ANSWER_WORDS = re.compile(r"\b(expected|should be|should equal|should give|must be|must equal|must give|"
                           r"answer is|correct value is|instead of)\s*[:=]?\s*[-+(\[]?\d", re.I)

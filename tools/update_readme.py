@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
 START, END = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
 BOARD_START, BOARD_END = "<!-- scoreboard:start -->", "<!-- scoreboard:end -->"
-BOARD_NOTEBOOK = "10_evaluation"
+BOARD_NOTEBOOK = "11_evaluation"
 NOT_MEASURED = "not measured"
 
 
@@ -116,7 +116,7 @@ def syllabus(notebooks: list[Path], quick: dict[str, dict], full: dict[str, dict
 
 
 def scoreboard(full: dict[str, dict]) -> str:
-    """Lecture 10's scoreboard from its full run (one row per model), or a line saying it was not measured."""
+    """Lecture 11's scoreboard from its full run (one row per model), or a line saying it was not measured."""
     row = full.get(BOARD_NOTEBOOK)
     board = row.get("metrics", {}).get("scoreboard") if row and row.get("ok", True) else None
     if not board:
