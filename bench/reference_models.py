@@ -52,6 +52,7 @@ class Settings:
     min_steps: int = 1              # at least this many steps whatever the budget (tests)
     comparisons: tuple[str, ...] = COMPARISONS
     tiny_models: bool = False       # tests only: the HF MNIST U-Net at a width that runs in a second
+    fm_conditional: bool = True     # False: the flow-matching row without labels on both sides (a diagnostic)
     extra: dict = field(default_factory=dict)
 
 
@@ -349,7 +350,8 @@ def run_flow_matching(data: dict, judge: Judge, s: Settings, budget: float) -> d
     from labhelpers.diffusion import flow_matching_loss, sample_images
 
     x, y = data["x14"], data["y"]
-    labels = uniform_labels(s.n_samples)
+    labels = uniform_labels(s.n_samples) if s.fm_conditional else None
+    p_drop = 0.1 if s.fm_conditional else 1.0  # 1.0: every label is "no label", an unconditional model
     out = {}
     for side in ("course", "reference"):
         torch.manual_seed(s.seed)
@@ -360,7 +362,7 @@ def run_flow_matching(data: dict, judge: Judge, s: Settings, budget: float) -> d
 
         def step(model=model, nxt=nxt, g=g, cfm=cfm, side=side):
             xb, yb = nxt()
-            yb = drop_labels(yb, 10, 0.1, g)
+            yb = drop_labels(yb, 10, p_drop, g)
             if side == "course":
                 return flow_matching_loss(model, xb, g, yb)
             x0 = torch.randn(xb.shape, generator=g)  # noise at t = 0, data at t = 1: the course's convention too
@@ -374,7 +376,7 @@ def run_flow_matching(data: dict, judge: Judge, s: Settings, budget: float) -> d
                            generator=torch.Generator().manual_seed(s.seed + 1))
         out[side] = {**run, **judge.score(xs), "params": n_params(model), "n_samples": len(xs)}
     out["reference"]["config"] = {"matcher": "ExactOptimalTransportConditionalFlowMatcher(sigma=0.0)",
-                                  "network": "the course's TinyUNet"}
+                                  "network": "the course's TinyUNet", "conditional": s.fm_conditional}
     return out
 
 
@@ -625,7 +627,8 @@ def run_references(load: Callable, s: Settings, n_train: int | None = None, log:
                                       "n_samples": s.n_samples, "hf_samples": s.hf_samples,
                                       "sample_steps": s.sample_steps,
                                       "n_train": len(data["y"]), "n_test": len(data["y_test"]),
-                                      "judge_epochs": s.judge_epochs, "seed": s.seed},
+                                      "judge_epochs": s.judge_epochs, "seed": s.seed,
+                                      "fm_conditional": s.fm_conditional},
                          "comparisons": {}, "skipped": {}}
         wanted = [c for c in s.comparisons if c in COMPARISONS]
         for c in wanted:

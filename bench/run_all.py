@@ -86,7 +86,8 @@ def run_reference_part(args) -> dict:
     settings = reference_models.Settings(budgets_cpu_s=tuple(args.ref_budgets), threads=args.ref_threads,
                                          n_samples=args.ref_samples, hf_samples=args.ref_hf_samples,
                                          sample_steps=args.ref_sample_steps, judge_epochs=args.ref_judge_epochs,
-                                         comparisons=tuple(args.ref_comparisons))
+                                         comparisons=tuple(args.ref_comparisons),
+                                         fm_conditional=not args.ref_unconditional_fm)
     return reference_models.run_references(lambda split: cold_load(split), settings, n_train=args.ref_n_train,
                                            log=lambda m: print(m, flush=True))
 
@@ -238,11 +239,14 @@ def references_markdown(results: dict, standalone: bool = False) -> str:
                   markdown_table(["", ""], [[k, str(v)] for k, v in results["machine"].items()]), ""]
         if results.get("caveats"):
             parts += ["**Caveats.** " + " ".join(results["caveats"]), ""]
+    if not st.get("fm_conditional", True):
+        parts += ["**The flow-matching row is unconditional on both sides** (`--ref-unconditional-fm`).", ""]
     parts += [f"Budgets: {', '.join(f'{b:g}' for b in st['budgets_cpu_s'])} seconds of process CPU time per model "
               f"(`time.process_time()`), {st['threads']} torch thread(s); {st['n_train']:,} training and "
               f"{st['n_test']:,} test images (Fashion-MNIST). Image models: {st['n_samples']} samples "
               f"(the 28x28 HF-MNIST row: {st['hf_samples']} on both sides), {st['sample_steps']} network calls each (DDIM, eta = 0, for diffusion; Euler for flow "
-              "matching), labels 0-9 equally often, no guidance. See bench/README.md, part 5.", ""]
+              "matching), labels 0-9 equally often, no guidance. Other processes on the machine stretch the wall "
+              'time (column "CPU s / wall s"), not the budgets. See bench/README.md, part 5.', ""]
     if ref.get("judge"):
         j = ref["judge"]
         parts += [f"Judge (lh.train_classifier on the 14x14 training images, {st['judge_epochs']} epochs): test "
@@ -314,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-sample-steps", type=int, default=50, help="part 5: network calls per sample")
     ap.add_argument("--ref-judge-epochs", type=int, default=4, help="part 5: epochs of the judge classifier")
     ap.add_argument("--ref-n-train", type=int, default=None, help="part 5: training images (default: all 60,000)")
+    ap.add_argument("--ref-unconditional-fm", action="store_true",
+                    help="part 5: the flow-matching row without labels on both sides (a diagnostic)")
     ap.add_argument("--ref-comparisons", nargs="+", default=list(reference_models.COMPARISONS),
                     choices=reference_models.COMPARISONS, help="part 5: only these comparisons")
     args = ap.parse_args(argv)

@@ -125,3 +125,13 @@ def test_results_section_is_replaced_not_appended_twice():
     twice = run_all.merge_references(once, section)
     assert once == twice and once.count(run_all.REF_START) == 1 and "## Machine" in once
     assert "not installed: normflows" in once
+
+
+def test_flow_matching_without_labels_diagnostic():
+    _need("flow_matching")
+    s = tiny_settings("flow_matching")
+    s.fm_conditional = False
+    results = rm.run_references(synthetic_load, s, log=lambda _: None)
+    _check(results, "flow_matching")
+    assert results["settings"]["fm_conditional"] is False
+    assert results["comparisons"]["flow_matching"]["runs"]["0.05"]["reference"]["config"]["conditional"] is False
