@@ -110,7 +110,7 @@ def train_vqvae(model: VQVAE, x: torch.Tensor, num_steps: int, batch_size: int, 
 
 
 TOKEN_SETTINGS = {   # lecture 10's settings; lecture 11 loads the same checkpoints through them
-    "full": {"n_train": 4000, "num_codes": 64, "code_dim": 16, "vq_steps": 1500, "vq_batch": 128, "vq_lr": 2e-3,
+    "full": {"n_train": 4000, "num_codes": 64, "code_dim": 16, "vq_steps": 1000, "vq_batch": 128, "vq_lr": 2e-3,
              "prior_steps": 2000, "prior_batch": 64, "prior_lr": 1e-3, "dim": 64, "depth": 4, "heads": 4,
              "dropout": 0.1, "label_dropout": 0.1},
     "quick": {"n_train": 500, "num_codes": 64, "code_dim": 16, "vq_steps": 60, "vq_batch": 64, "vq_lr": 2e-3,
@@ -274,22 +274,28 @@ def cosine_schedule(step: int, steps: int) -> float:
 
 @torch.no_grad()
 def sample_masked(model: TokenTransformer, labels: torch.Tensor, steps: int, generator: torch.Generator,
-                  temperature: float = 1.0, choice_noise: float = 4.5, schedule=cosine_schedule) -> torch.Tensor:
-    """Code grids (B, 7, 7) from all-[MASK] in `steps` network calls: each call proposes every hidden code, the most
-    confident proposals stay and the rest are hidden again, as many as schedule(step, steps) says (MaskGIT) (10)."""
+                  temperature: float = 1.0, order: str = "random", schedule=cosine_schedule) -> torch.Tensor:
+    """Code grids (B, 7, 7) from all-[MASK] in `steps` network calls. Each call proposes every hidden code; as many
+    as schedule(step, steps) says stay hidden: chosen at random (order='random', the reverse of the random
+    masking) or the least confident proposals (order='confidence', MaskGIT, with its annealed Gumbel noise) (10)."""
+    if order not in ("random", "confidence"):
+        raise ValueError(f"order={order!r}: use 'random' (reveal codes in random order) or 'confidence' (MaskGIT)")
     B, N = len(labels), NUM_POSITIONS
     tokens = torch.full((B, N), model.mask_token, dtype=torch.long, device=labels.device)
     for step in range(1, steps + 1):
         hidden = tokens == model.mask_token
         logits = model(with_label(model, tokens, labels))[:, 1:]
         proposal = draw(logits, temperature, generator)
-        confidence = logits.log_softmax(-1).gather(-1, proposal[..., None]).squeeze(-1)     # log p of each proposal
-        gumbel = -torch.log(-torch.log(torch.rand(B, N, generator=generator).clamp(1e-10, 1 - 1e-10)))
-        confidence = confidence + choice_noise * (1 - step / steps) * gumbel.to(logits.device)  # random, then less
-        confidence = confidence.masked_fill(~hidden, float("inf"))   # codes already chosen are never hidden again
+        if order == "random":
+            keep_score = torch.rand(B, N, generator=generator).to(logits.device)
+        else:
+            gumbel = -torch.log(-torch.log(torch.rand(B, N, generator=generator).clamp(1e-10, 1 - 1e-10)))
+            keep_score = (logits.log_softmax(-1).gather(-1, proposal[..., None]).squeeze(-1)   # log p of the proposal
+                          + 4.5 * (1 - step / steps) * gumbel.to(logits.device))               # MaskGIT's noise
+        keep_score = keep_score.masked_fill(~hidden, float("inf"))   # codes already chosen are never hidden again
         tokens = torch.where(hidden, proposal, tokens)
         n_hidden = min(int(hidden.sum(1).min()), math.floor(N * schedule(step, steps)))
-        tokens.scatter_(1, confidence.argsort(1)[:, :n_hidden], model.mask_token)
+        tokens.scatter_(1, keep_score.argsort(1)[:, :n_hidden], model.mask_token)
     return tokens.view(B, GRID, GRID)
 
 
