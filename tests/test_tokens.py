@@ -94,8 +94,11 @@ def test_samplers_return_complete_code_grids():
     grid = t.sample_ar(ar, labels, g)
     assert grid.shape == (3, 7, 7) and grid.max() < 16
     for steps in (1, 4, 49):
-        grid = t.sample_masked(masked, labels, steps, g)
-        assert grid.shape == (3, 7, 7) and grid.max() < 16      # no [MASK] token left
+        for order in ("random", "confidence"):
+            grid = t.sample_masked(masked, labels, steps, g, order=order)
+            assert grid.shape == (3, 7, 7) and grid.max() < 16      # no [MASK] token left
+    with pytest.raises(ValueError, match="order='best'"):
+        t.sample_masked(masked, labels, 4, g, order="best")
     with pytest.raises(ValueError, match="temperature"):
         t.sample_ar(ar, labels, g, temperature=0)
 
@@ -113,3 +116,12 @@ def test_token_settings_name_an_unknown_setting_and_sample_tokens_a_bad_method()
         t.token_settings(prior_stpes=3)
     with pytest.raises(ValueError, match="method='pixel'"):
         t.sample_tokens({}, torch.tensor([0]), method="pixel")
+
+
+def test_a_schedule_that_fixes_nothing_leaves_no_mask_behind_and_no_code_is_hidden_again():
+    torch.manual_seed(0)
+    masked = t.TokenTransformer(num_codes=16, causal=False, dim=32, depth=1, heads=4).eval()
+    labels = torch.tensor([1, 2])
+    lazy = lambda step, steps: 1.0 if step < steps else 0.0        # noqa: E731  everything at the last call
+    grid = t.sample_masked(masked, labels, 5, torch.Generator().manual_seed(0), schedule=lazy)
+    assert grid.max() < 16
