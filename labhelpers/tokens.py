@@ -248,7 +248,7 @@ def draw(logits: torch.Tensor, temperature: float, generator: torch.Generator) -
 def sample_ar(model: TokenTransformer, labels: torch.Tensor, generator: torch.Generator,
               temperature: float = 1.0) -> torch.Tensor:
     """Code grids (B, 7, 7), one code at a time given the label and the codes before it: 49 network calls (10)."""
-    seq = (labels + model.num_codes)[:, None]
+    seq = with_label(model, labels.new_zeros(len(labels), 0), labels)     # the label token alone
     for _ in range(NUM_POSITIONS):
         seq = torch.cat([seq, draw(model(seq)[:, -1], temperature, generator)[:, None]], 1)
     return seq[:, 1:].view(-1, GRID, GRID)
