@@ -173,20 +173,22 @@ class Block(nn.Module):
 
 
 class TinyUNet(nn.Module):
-    """A two-level U-Net f(x_t, t, y) for 1 x 14 x 14 images; label `num_classes` means "no label" (09)."""
+    """A two-level U-Net f(x_t, t, y) for in_channels x 14 x 14 images (any size works); label `num_classes`
+    means "no label" (09)."""
 
-    def __init__(self, channels: tuple[int, int] = (32, 64), emb_dim: int = 64, num_classes: int = 10):
+    def __init__(self, channels: tuple[int, int] = (32, 64), emb_dim: int = 64, num_classes: int = 10,
+                 in_channels: int = 1):
         super().__init__()
         c1, c2 = channels
         self.num_classes, self.emb_dim = num_classes, emb_dim
         self.time = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.label = nn.Embedding(num_classes + 1, emb_dim)
-        self.inc = nn.Conv2d(1, c1, 3, padding=1)
+        self.inc = nn.Conv2d(in_channels, c1, 3, padding=1)
         self.down1, self.pool1 = Block(c1, c1, emb_dim), nn.Conv2d(c1, c2, 3, stride=2, padding=1)
         self.down2, self.pool2 = Block(c2, c2, emb_dim), nn.Conv2d(c2, c2, 3, stride=2, padding=1)
         self.mid = Block(c2, c2, emb_dim)
         self.up2, self.up1 = Block(2 * c2, c2, emb_dim), Block(c2 + c1, c1, emb_dim)
-        self.out = nn.Sequential(nn.GroupNorm(8, c1), nn.SiLU(), nn.Conv2d(c1, 1, 3, padding=1))
+        self.out = nn.Sequential(nn.GroupNorm(8, c1), nn.SiLU(), nn.Conv2d(c1, in_channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if y is None:
@@ -197,7 +199,7 @@ class TinyUNet(nn.Module):
         h = self.mid(self.pool2(h2), emb)                                            # (B, c2, 4, 4)
         h = self.up2(torch.cat([F.interpolate(h, size=h2.shape[-2:]), h2], 1), emb)  # (B, c2, 7, 7)
         h = self.up1(torch.cat([F.interpolate(h, size=h1.shape[-2:]), h1], 1), emb)  # (B, c1, 14, 14)
-        return self.out(h)                                                           # (B, 1, 14, 14)
+        return self.out(h)                                                           # (B, in_channels, 14, 14)
 
 
 IMAGE_SIZE = 14                   # the image models work on 14 x 14 digits (28 x 28, area-downsampled)
