@@ -4,7 +4,7 @@ Hand-written modules hold what is not the lesson: `config` (modes, parameters, c
 `data`, `plotting`, `training` (one fit loop, checkpoints, progress), `widgets`. Every other module
 is GENERATED from a lecture's cells tagged `export` (see CONTRIBUTING.md): `gendisc` (01),
 `autoencoder` (02), `convnets` (03), `denoising` (04), `vae` (05), `gan` (06), `pixelcnn` (07),
-`flows` (08), `diffusion` (09), `tokens` (10), `evaluation` (11). The notebooks teach the models;
+`flows` (08), `diffusion` (09), `tokens` (10), `latent` (11), `evaluation` (12). The notebooks teach the models;
 this package lets later lectures reuse them.
 """
 

@@ -203,7 +203,7 @@ class TinyUNet(nn.Module):
 
 
 IMAGE_SIZE = 14                   # the image models work on 14 x 14 digits (28 x 28, area-downsampled)
-IMAGE_SETTINGS = {                # lecture 09's settings; lecture 11 loads the same checkpoints through them
+IMAGE_SETTINGS = {                # lecture 09's settings; lecture 12 loads the same checkpoints through them
     "full": {"num_steps": 1200, "n_train": 4000, "batch_size": 128, "lr": 2e-3, "channels": [16, 32],
              "label_dropout": 0.1, "image_size": IMAGE_SIZE, "T": 1000},
     "quick": {"num_steps": 40, "n_train": 500, "batch_size": 64, "lr": 2e-3, "channels": [16, 32],

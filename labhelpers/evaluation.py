@@ -1,6 +1,6 @@
-"""Evaluating generative models: IWAE bound, Parzen windows, MMD, FID, KID, precision/recall, the scoreboard (11)
+"""Evaluating generative models: IWAE bound, Parzen windows, MMD, FID, KID, precision/recall, the scoreboard (12)
 
-GENERATED from notebooks/11_evaluation.ipynb by `python tools/nbtool.py export`: do not edit by hand.
+GENERATED from notebooks/12_evaluation.ipynb by `python tools/nbtool.py export`: do not edit by hand.
 Edit the cells tagged `export` in the notebook and run the export again (the pre-commit hook does).
 """
 # ruff: noqa: E501
@@ -16,7 +16,7 @@ def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torch
                batch_size: int = 100, prior: torch.distributions.Distribution | None = None) -> torch.Tensor:
     """Importance-weighted lower bound on log p(x) per image (B,) in nats: log mean_k p(x, z_k) / q(z_k | x).
 
-    prior: the distribution of z (a MultivariateNormal, e.g. fitted to the codes); None is the VAE's N(0, I) (11).
+    prior: the distribution of z (a MultivariateNormal, e.g. fitted to the codes); None is the VAE's N(0, I) (12).
     """
     if k < 1:
         raise ValueError(f"iwae_bound: k must be >= 1 importance samples, got {k}")
@@ -44,7 +44,7 @@ def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torch
 
 
 def _check_feats(a: torch.Tensor, b: torch.Tensor, what: str, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both arguments must be (N, D) tensors with the same D and at least min_rows rows (11)."""
+    """Both arguments must be (N, D) tensors with the same D and at least min_rows rows (12)."""
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.ndim != 2 or b.ndim != 2 \
             or a.shape[1] != b.shape[1]:
         raise ValueError(f"{what}: expected two (N, D) tensors with the same D, got "
@@ -56,7 +56,7 @@ def _check_feats(a: torch.Tensor, b: torch.Tensor, what: str, min_rows: int = 2)
 
 def parzen_log_likelihood(samples: torch.Tensor, test: torch.Tensor, sigma: float,
                           batch_size: int = 256) -> torch.Tensor:
-    """Log-density of each test point (M,) under a Gaussian kernel density on the samples (N, D) (11)."""
+    """Log-density of each test point (M,) under a Gaussian kernel density on the samples (N, D) (12)."""
     samples, test = _check_feats(samples.flatten(1), test.flatten(1), "parzen_log_likelihood", min_rows=1)
     if sigma <= 0:
         raise ValueError(f"parzen_log_likelihood: sigma must be positive, got {sigma}")
@@ -73,7 +73,7 @@ def parzen_log_likelihood(samples: torch.Tensor, test: torch.Tensor, sigma: floa
 
 def choose_parzen_sigma(samples: torch.Tensor, validation: torch.Tensor,
                         sigmas: torch.Tensor | list[float] | None = None) -> tuple[float, dict[float, float]]:
-    """Pick the bandwidth with the highest mean validation log-likelihood; return (sigma, {sigma: mean ll}) (11)."""
+    """Pick the bandwidth with the highest mean validation log-likelihood; return (sigma, {sigma: mean ll}) (12)."""
     sigmas = torch.logspace(-2, 0, 21).tolist() if sigmas is None else [float(s) for s in sigmas]
     if not sigmas:
         raise ValueError("choose_parzen_sigma: expected a non-empty list of candidate sigmas")
@@ -82,7 +82,7 @@ def choose_parzen_sigma(samples: torch.Tensor, validation: torch.Tensor,
 
 
 def _mmd2_unbiased(k_aa: torch.Tensor, k_bb: torch.Tensor, k_ab: torch.Tensor) -> torch.Tensor:
-    """Unbiased MMD^2 from the three kernel matrices: the diagonals of k_aa and k_bb are left out (11)."""
+    """Unbiased MMD^2 from the three kernel matrices: the diagonals of k_aa and k_bb are left out (12)."""
     m, n = len(k_aa), len(k_bb)
     return ((k_aa.sum() - k_aa.diagonal().sum()) / (m * (m - 1))
             + (k_bb.sum() - k_bb.diagonal().sum()) / (n * (n - 1)) - 2 * k_ab.mean())
@@ -90,7 +90,7 @@ def _mmd2_unbiased(k_aa: torch.Tensor, k_bb: torch.Tensor, k_ab: torch.Tensor) -
 
 def mmd(a: torch.Tensor, b: torch.Tensor, sigma: float | list[float] | tuple[float, ...] = 1.0,
         unbiased: bool = False) -> torch.Tensor:
-    """Squared MMD with a Gaussian kernel (a sum over several bandwidths if sigma is a list); differentiable (11)."""
+    """Squared MMD with a Gaussian kernel (a sum over several bandwidths if sigma is a list); differentiable (12)."""
     a, b = _check_feats(a, b, "mmd", min_rows=2 if unbiased else 1)
     sigmas = [sigma] if isinstance(sigma, (int, float)) else list(sigma)
     if not sigmas or any(s <= 0 for s in sigmas):
@@ -108,13 +108,13 @@ def mmd(a: torch.Tensor, b: torch.Tensor, sigma: float | list[float] | tuple[flo
 
 
 def _sqrtm_psd(c: torch.Tensor) -> torch.Tensor:
-    """Symmetric square root of a symmetric positive semi-definite matrix via its eigendecomposition (11)."""
+    """Symmetric square root of a symmetric positive semi-definite matrix via its eigendecomposition (12)."""
     vals, vecs = torch.linalg.eigh(c)
     return (vecs * vals.clamp_min(0).sqrt()) @ vecs.T
 
 
 def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor) -> float:
-    """Squared Fréchet (2-Wasserstein) distance of two Gaussians: |mu1-mu2|^2 + tr(C1 + C2 - 2 (C1 C2)^1/2) (11)."""
+    """Squared Fréchet (2-Wasserstein) distance of two Gaussians: |mu1-mu2|^2 + tr(C1 + C2 - 2 (C1 C2)^1/2) (12)."""
     d = mu1.shape[-1]
     if mu1.shape != (d,) or mu2.shape != (d,) or cov1.shape != (d, d) or cov2.shape != (d, d):
         raise ValueError(f"frechet_distance: expected means (D,) and covariances (D, D), got {tuple(mu1.shape)}, "
@@ -127,14 +127,14 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, c
 
 
 def fid(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted (mean, covariance) to two sets of features (N, D) (11)."""
+    """Fréchet distance between Gaussians fitted (mean, covariance) to two sets of features (N, D) (12)."""
     a, b = _check_feats(feats_a, feats_b, "fid")
     a, b = a.detach().double(), b.detach().double()
     return frechet_distance(a.mean(0), torch.cov(a.T), b.mean(0), torch.cov(b.T))
 
 
 def kid(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
-    """Kernel inception distance: unbiased MMD^2 with the cubic kernel k(x, y) = (x.y / D + 1)^3 (11)."""
+    """Kernel inception distance: unbiased MMD^2 with the cubic kernel k(x, y) = (x.y / D + 1)^3 (12)."""
     a, b = _check_feats(feats_a, feats_b, "kid")
     a, b = a.detach().double(), b.detach().double()
     d = a.shape[1]
@@ -143,13 +143,13 @@ def kid(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
 
 
 def _kth_neighbour_radius(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Distance of each row to its k-th nearest other row (the radius of its k-NN ball) (11)."""
+    """Distance of each row to its k-th nearest other row (the radius of its k-NN ball) (12)."""
     d = torch.cdist(x, x)  # (N, N), the diagonal is the point itself
     return d.kthvalue(k + 1, dim=1).values
 
 
 def precision_recall(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls as the two manifolds (11)."""
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls as the two manifolds (12)."""
     real, fake = _check_feats(real_feats, fake_feats, "precision_recall", min_rows=k + 1)
     if k < 1:
         raise ValueError(f"precision_recall: k must be >= 1, got {k}")
@@ -162,7 +162,7 @@ def precision_recall(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int 
 
 
 def density_coverage(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int = 5) -> tuple[float, float]:
-    """Density and coverage (Naeem et al. 2020): both count samples in the k-NN balls of the real features (11)."""
+    """Density and coverage (Naeem et al. 2020): both count samples in the k-NN balls of the real features (12)."""
     real, fake = _check_feats(real_feats, fake_feats, "density_coverage", min_rows=k + 1)
     real, fake = real.detach().double(), fake.detach().double()
     inside = torch.cdist(fake, real) <= _kth_neighbour_radius(real, k)[None, :]  # (N_fake, N_real)
@@ -170,7 +170,7 @@ def density_coverage(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int 
 
 
 class Scoreboard:
-    """One row per model: likelihood (exact, bound or none) and sample metrics against one real test set (11)."""
+    """One row per model: likelihood (exact, bound or none) and sample metrics against one real test set (12)."""
 
     METRICS = ("FID", "KID x1e3", "precision", "recall", "density", "coverage", "judged")
 
@@ -190,7 +190,7 @@ class Scoreboard:
 
     @torch.no_grad()
     def add(self, name: str, sampler, nll: float | None = None, likelihood: str = "exact") -> dict:
-        """Score sampler(n, generator) -> images over `repeats` draws; nll: test NLL in nats/image, or None (11)."""
+        """Score sampler(n, generator) -> images over `repeats` draws; nll: test NLL in nats/image, or None (12)."""
         if nll is not None and likelihood not in ("exact", "bound"):
             raise ValueError(f"Scoreboard.add: likelihood must be 'exact' or 'bound', got {likelihood!r}")
         values: dict[str, list[float]] = {m: [] for m in self.metrics}
@@ -213,7 +213,7 @@ class Scoreboard:
         return row
 
     def table(self) -> str:
-        """The rows as a text table: NLL with its kind, metrics as mean±sd over the draws (11)."""
+        """The rows as a text table: NLL with its kind, metrics as mean±sd over the draws (12)."""
         w = max([24] + [len(name) + 1 for name in self.rows])   # the model column fits the longest name
         shown = self.metrics
         digits = lambda v: 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2

@@ -65,10 +65,11 @@ def reflow_loss(model: torch.nn.Module, z0: torch.Tensor, z1: torch.Tensor, labe
                 generator: torch.Generator, label_dropout: float = 0.1) -> torch.Tensor:
     """Flow matching on the straight line from each noise z0 to *its own* z1 (where the first flow took it), not to
     a random data point; labels dropped to "no label" with probability label_dropout, as in 09 (11)."""
-    t = torch.rand(len(z0), generator=generator).to(z0.device).view(-1, 1, 1, 1)
+    t = torch.rand(len(z0), generator=generator).to(z0.device)
+    t_ = t.view(-1, *[1] * (z0.ndim - 1))                       # (B, 1, ...) broadcasts over z
     drop = torch.rand(len(labels), generator=generator).to(labels.device) < label_dropout
     labels = torch.where(drop, torch.full_like(labels, model.num_classes), labels)
-    return F.mse_loss(model((1 - t) * z0 + t * z1, t.flatten(), labels), z1 - z0)
+    return F.mse_loss(model((1 - t_) * z0 + t_ * z1, t, labels), z1 - z0)
 
 
 @torch.no_grad()
@@ -83,9 +84,9 @@ def straightness(model: torch.nn.Module, shape: tuple[int, ...], labels: torch.T
 
 
 LATENT_SETTINGS = {   # lecture 11's settings; lecture 12 loads the same checkpoints through them
-    "full": {"n_train": 4000, "channels": 4, "width": 32, "beta": 0.01, "ae_steps": 1000, "batch_size": 128,
-             "lr": 2e-3, "unet": [32, 64], "flow_steps": 1500, "label_dropout": 0.1, "pixel_unet": [16, 32],
-             "pixel_steps": 600, "pairs": 8000, "pair_calls": 16, "reflow_steps": 1000, "reflow_lr": 1e-3},
+    "full": {"n_train": 4000, "channels": 4, "width": 32, "beta": 0.01, "ae_steps": 800, "batch_size": 128,
+             "lr": 2e-3, "unet": [32, 64], "flow_steps": 1200, "label_dropout": 0.1, "pixel_unet": [16, 32],
+             "pixel_steps": 480, "pairs": 6000, "pair_calls": 8, "reflow_steps": 600, "reflow_lr": 1e-3},
     "quick": {"n_train": 500, "channels": 4, "width": 16, "beta": 0.01, "ae_steps": 40, "batch_size": 64,
               "lr": 2e-3, "unet": [16, 32], "flow_steps": 40, "label_dropout": 0.1, "pixel_unet": [16, 32],
               "pixel_steps": 20, "pairs": 256, "pair_calls": 4, "reflow_steps": 20, "reflow_lr": 1e-3},

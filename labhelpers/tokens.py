@@ -109,7 +109,7 @@ def train_vqvae(model: VQVAE, x: torch.Tensor, num_steps: int, batch_size: int, 
     return history
 
 
-TOKEN_SETTINGS = {   # lecture 10's settings; lecture 11 loads the same checkpoints through them
+TOKEN_SETTINGS = {   # lecture 10's settings; lecture 12 loads the same checkpoints through them
     "full": {"n_train": 4000, "num_codes": 64, "code_dim": 16, "vq_steps": 1000, "vq_batch": 128, "vq_lr": 2e-3,
              "prior_steps": 2000, "prior_batch": 64, "prior_lr": 1e-3, "dim": 64, "depth": 4, "heads": 4,
              "dropout": 0.1, "label_dropout": 0.1},

@@ -163,20 +163,20 @@ def test_syllabus_table_from_known_runs(tmp_path):
 
 
 def test_readme_scoreboard_from_a_known_run():
-    """The README's scoreboard shows lecture 11's rows from a full run, and never a failed run's numbers."""
+    """The README's scoreboard shows lecture 12's rows from a full run, and never a failed run's numbers."""
     import update_readme
 
     row = {"likelihood": "exact", "NLL": 72.44, "FID": 514.4, "FID sd": 2.9, "KID x1e3": 6062.2, "KID x1e3 sd": 293.7,
            "precision": 0.27, "precision sd": 0.03, "recall": 0.72, "recall sd": 0.02}
     gan = dict(row, likelihood="—", NLL=None, FID=427.9)
-    full = {"11_evaluation": {"ok": True, "parameters": {"seed": 1}, "metrics": {
+    full = {"12_evaluation": {"ok": True, "parameters": {"seed": 1}, "metrics": {
         "scoreboard": {"PixelCNN": row, "GAN | small": gan}, "provenance": {"commit": "0123456789abcdef"}}}}
     table = update_readme.scoreboard(full)
     lines = table.splitlines()
     assert lines[2] == "| PixelCNN | exact | 72.4 | 514.4 ± 2.9 | 6062 ± 294 | 0.27 ± 0.03 | 0.72 ± 0.02 |"
     assert lines[3].startswith("| GAN \\| small | — | — | 427.9 ± 2.9 |")
     assert "(seed=1, commit 0123456)" in table
-    full["11_evaluation"]["ok"] = False
+    full["12_evaluation"]["ok"] = False
     assert update_readme.scoreboard(full).startswith("not measured") and "514" not in update_readme.scoreboard(full)
     readme = "a\n<!-- syllabus:start -->\nold\n<!-- syllabus:end -->\nb\n<!-- scoreboard:start -->\nstale\n<!-- scoreboard:end -->\n"
     new = update_readme.render(readme, "TABLE", "BOARD")

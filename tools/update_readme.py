@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LAB_BUILD_DIR", ROOT / "build"))
 START, END = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
 BOARD_START, BOARD_END = "<!-- scoreboard:start -->", "<!-- scoreboard:end -->"
-BOARD_NOTEBOOK = "11_evaluation"
+BOARD_NOTEBOOK = "12_evaluation"
 NOT_MEASURED = "not measured"
 
 
