@@ -13,7 +13,10 @@ both with the same metric:
   matched parameter count, on the same uniformly dequantized, logit-transformed data; test bits/dim;
 - PixelCNN (07): labhelpers.pixelcnn.PixelCNN vs a port of the UvA deep-learning course's gated PixelCNN
   (tutorial 12, vertical and horizontal stacks, dilations 1-2-1-4-1-2-1) with one Bernoulli logit per pixel, at a
-  matched parameter count; test NLL in nats on the same binarized images.
+  matched parameter count; test NLL in nats on the same binarized images;
+- latent diffusion (11): lecture 11's question, course against course: flow matching in labhelpers.latent's
+  autoencoder latent space (the autoencoder paid from the same budget) vs the same flow matching on 28x28 pixels,
+  with torchcfm's ConditionalFlowMatcher in latent space as an optional third side.
 
 The image models are scored by FID in the features of a judge classifier trained here as lecture 09 trains it
 (lh.train_classifier on the same 14x14 images), with the same number of samples, the same sampler and the same
@@ -33,8 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 LIBRARIES = {"diffusion": ["diffusers"], "diffusion_hf_mnist": ["diffusers"], "flow_matching": ["torchcfm"],
-             "flow": ["normflows"], "pixelcnn": []}
-COMPARISONS = ("diffusion", "diffusion_hf_mnist", "flow_matching", "flow", "pixelcnn")
+             "flow": ["normflows"], "pixelcnn": [],
+             "latent_diffusion": []}  # the course's own code on both sides; torchcfm only for its optional third side
+COMPARISONS = ("diffusion", "diffusion_hf_mnist", "flow_matching", "flow", "pixelcnn", "latent_diffusion")
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Settings:
     comparisons: tuple[str, ...] = COMPARISONS
     tiny_models: bool = False       # tests only: the HF MNIST U-Net at a width that runs in a second
     fm_conditional: bool = True     # False: the flow-matching row without labels on both sides (a diagnostic)
+    latent_sample_steps: int = 8    # Euler calls per sample in the latent-vs-pixel row (lecture 11's count)
+    latent_library: bool = True     # the latent row's optional torchcfm side (when torchcfm is installed)
     extra: dict = field(default_factory=dict)
 
 
@@ -586,6 +592,133 @@ def run_pixelcnn(data: dict, s: Settings, budget: float) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# latent flow matching (11) against the same flow matching in pixel space (09), 28x28
+# ---------------------------------------------------------------------------------------------
+
+LATENT_AE_SHARE = 0.4   # of the latent side's budget: the autoencoder; the rest (less encoding) goes to the flow
+
+
+def _latent_flow_step(net: nn.Module, nxt: EpochBatches, g: torch.Generator, cfm=None) -> Callable[[], torch.Tensor]:
+    """One flow-matching loss on a batch of (scaled latents or pixels, labels), labels dropped as the course does:
+    the course's flow_matching_loss, or torchcfm's matcher providing (t, x_t, u_t) for the same straight path."""
+    from labhelpers.diffusion import flow_matching_loss
+
+    def step():
+        xb, yb = nxt()
+        yb = drop_labels(yb, 10, 0.1, g)
+        if cfm is None:
+            return flow_matching_loss(net, xb, g, yb)
+        x0 = torch.randn(xb.shape, generator=g)  # noise at t = 0, data at t = 1: the course's convention too
+        t, xt, ut = cfm.sample_location_and_conditional_flow(x0, xb)
+        return F.mse_loss(net(xt, t, yb), ut)
+
+    return step
+
+
+def _train_flow(net: nn.Module, x: torch.Tensor, y: torch.Tensor, s: Settings, budget: float, cfm=None) -> dict:
+    """The course's loop (Adam 2e-3, cosine to 0 over the budget, clip 1, batch 128, shuffled epochs) on a flow
+    network, within `budget` CPU-seconds; train_for_cpu_budget's numbers."""
+    g = torch.Generator().manual_seed(s.seed)
+    net.train()
+    run = train_for_cpu_budget(net.parameters(), _latent_flow_step(net, EpochBatches(x, y, s.batch_size, g), g, cfm),
+                               torch.optim.Adam(net.parameters(), lr=2e-3), budget, cosine=True, clip=1.0,
+                               min_steps=s.min_steps)
+    net.eval()
+    return run
+
+
+def _sample_scored(judge: Judge, sample: Callable[[], torch.Tensor]) -> dict:
+    """Samples in [0, 1] scored by the judge, with the CPU seconds that sampling (and decoding) took."""
+    start = time.process_time()
+    with torch.no_grad():
+        xs = sample()
+    return {"sample_cpu_s": time.process_time() - start, **judge.score(xs), "n_samples": len(xs)}
+
+
+def run_latent_diffusion(data: dict, judge: Judge, s: Settings, budget: float) -> dict:
+    """Lecture 11's question at equal training CPU: flow matching in an autoencoder's latent space (course side)
+    against the same flow matching on the 28x28 pixels (the baseline), both the course's code, both sampled with
+    `latent_sample_steps` Euler calls at uniform labels and scored by the judge after area downsampling to 14x14.
+
+    latent: LatentAutoencoder(4, 32) trained by latent_ae_loss (beta 0.01) on the images in [0, 1] for 40 % of the
+    budget, the training set encoded (one draw of q(z|x) each, scaled to unit std), then TinyUNet((32, 64),
+    in_channels=4) trained by flow_matching_loss for what is left of the budget; decoded by ae.decode.
+    pixel: TinyUNet((16, 32)) trained by flow_matching_loss on the images in [-1, 1] for the whole budget.
+    Optional third side ("library"): the same latents and flow budget, torchcfm's ConditionalFlowMatcher
+    (sigma 0) providing (t, x_t, u_t) in place of flow_matching_loss; skipped, saying why, without torchcfm."""
+    from labhelpers.diffusion import TinyUNet, sample_flow
+    from labhelpers.latent import LatentAutoencoder, encode_latents, latent_ae_loss
+
+    x01, x, y = data["x28_01"], data["x28"], data["y"]
+    n, calls = s.n_samples, s.latent_sample_steps
+    labels = uniform_labels(n)
+    out: dict = {}
+    # the course in latent space: the autoencoder first (40 % of the budget), its latents, then the flow
+    start = time.process_time()
+    torch.manual_seed(s.seed)
+    ae = LatentAutoencoder(4, 32)
+    g = torch.Generator().manual_seed(s.seed)
+    nxt = EpochBatches(x01, None, s.batch_size, g)
+    ae.train()
+    ae_run = train_for_cpu_budget(ae.parameters(), lambda: latent_ae_loss(ae, nxt()[0], 0.01, g),
+                                  torch.optim.Adam(ae.parameters(), lr=2e-3), LATENT_AE_SHARE * budget, cosine=True,
+                                  clip=1.0, min_steps=s.min_steps)
+    ae.eval()
+    encode_start = time.process_time()
+    z = encode_latents(ae, x01, torch.Generator().manual_seed(s.seed))
+    scale = 1 / z.std().item()                      # latents times scale have unit standard deviation
+    z = z * scale
+    encode_cpu_s = time.process_time() - encode_start
+    flow_budget = max(budget - (time.process_time() - start), 0.0)  # the latent side's total is the budget
+    torch.manual_seed(s.seed)
+    flow = TinyUNet((32, 64), in_channels=4)
+    flow_run = _train_flow(flow, z, y, s, flow_budget)
+
+    def latent_side(net: nn.Module, run: dict, cfm_config: dict | None = None) -> dict:
+        sampled = _sample_scored(judge, lambda: ae.decode(sample_flow(
+            net, (n, 4, 7, 7), calls, labels, generator=torch.Generator().manual_seed(s.seed + 1)) / scale))
+        total_cpu = ae_run["cpu_s"] + encode_cpu_s + run["cpu_s"]
+        steps = ae_run["steps"] + run["steps"]
+        side = {"steps": steps, "cpu_s": total_cpu, "wall_s": ae_run["wall_s"] + run["wall_s"],
+                "steps_per_cpu_s": steps / total_cpu if total_cpu > 0 else float("nan"),
+                "final_loss": run["final_loss"], "ae_steps": ae_run["steps"], "flow_steps": run["steps"],
+                "ae_cpu_s": ae_run["cpu_s"], "encode_cpu_s": encode_cpu_s, "flow_cpu_s": run["cpu_s"],
+                "flow_budget_cpu_s": flow_budget, "ae_final_loss": ae_run["final_loss"], "latent_scale": scale,
+                "flow_steps_per_cpu_s": run["steps_per_cpu_s"], "params": n_params(ae) + n_params(net),
+                "ae_params": n_params(ae), "flow_params": n_params(net), **sampled}
+        if cfm_config:
+            side["config"] = cfm_config
+        return side
+
+    out["course"] = latent_side(flow, flow_run)
+    # the same flow matching in pixel space, 09's TinyUNet at 28x28, for the whole budget
+    torch.manual_seed(s.seed)
+    pixel = TinyUNet((16, 32))
+    run = _train_flow(pixel, x, y, s, budget)
+    sampled = _sample_scored(judge, lambda: ((sample_flow(pixel, (n, 1, 28, 28), calls, labels,
+                                                          generator=torch.Generator().manual_seed(s.seed + 1))
+                                              + 1) / 2).clamp(0, 1))
+    out["reference"] = {**run, **sampled, "params": n_params(pixel), "flow_params": n_params(pixel),
+                        "flow_steps_per_cpu_s": run["steps_per_cpu_s"],
+                        "config": {"network": "TinyUNet((16, 32)), 1 channel", "data": "28x28 in [-1, 1]"}}
+    # optional: torchcfm's ConditionalFlowMatcher on the same latents for the same flow budget
+    if not s.latent_library:
+        out["library_skipped"] = "not asked for (latent_library=False)"
+    elif missing_libraries(["torchcfm"]):
+        out["library_skipped"] = "not installed: torchcfm (pip install -e '.[bench]')"
+    else:
+        from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
+
+        torch.manual_seed(s.seed)
+        net = TinyUNet((32, 64), in_channels=4)
+        run = _train_flow(net, z, y, s, flow_budget, cfm=ConditionalFlowMatcher(sigma=0.0))
+        out["library"] = latent_side(net, run, {"matcher": "ConditionalFlowMatcher(sigma=0.0)",
+                                                "shared": "the course latent side's autoencoder, latents and "
+                                                          "flow budget (its AE and encoding CPU counted again)"})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # all of it
 # ---------------------------------------------------------------------------------------------
 
@@ -600,6 +733,18 @@ META = {
              "unit": "bits/dim"},
     "pixelcnn": {"title": "PixelCNN (07) vs UvA gated PixelCNN", "reference": "UvA gated PixelCNN (port)",
                  "metric": "nll", "unit": "nats"},
+    "latent_diffusion": {
+        "title": "latent flow (11) vs pixel flow (09), 28x28", "course": "course latent",
+        "reference": "course pixel", "library": "torchcfm CFM latent", "metric": "fid", "unit": "FID",
+        "speed": "flow", "caveat": (
+            "Course against course: the ratio is FID(latent) / FID(pixel). The latent side's budget includes its "
+            f"autoencoder ({LATENT_AE_SHARE:.0%} of it) and the encoding of the training set, so its flow gets the "
+            "rest; the pixel side spends all of it on its U-Net. The networks differ as lecture 11 has them "
+            "(latent TinyUNet (32, 64) on 4x7x7, pixel TinyUNet (16, 32) on 1x28x28), the row of training speed "
+            "compares their updates only. Both sample with the same number of Euler calls, but a call costs less "
+            "in latent space (4x7x7 inputs, one decoder pass at the end); latent samples can be no better than the "
+            "autoencoder's reconstructions. The torchcfm row reuses that autoencoder, its latents and its flow "
+            "budget, and differs only in who draws (t, x_t, u_t).")},
 }
 
 
@@ -628,7 +773,8 @@ def run_references(load: Callable, s: Settings, n_train: int | None = None, log:
                                       "sample_steps": s.sample_steps,
                                       "n_train": len(data["y"]), "n_test": len(data["y_test"]),
                                       "judge_epochs": s.judge_epochs, "seed": s.seed,
-                                      "fm_conditional": s.fm_conditional},
+                                      "fm_conditional": s.fm_conditional,
+                                      "latent_sample_steps": s.latent_sample_steps},
                          "comparisons": {}, "skipped": {}}
         wanted = [c for c in s.comparisons if c in COMPARISONS]
         for c in wanted:
@@ -637,7 +783,7 @@ def run_references(load: Callable, s: Settings, n_train: int | None = None, log:
                 results["skipped"][c] = f"not installed: {', '.join(missing)} (pip install -e '.[bench]')"
         judge = None
         if any(c in wanted and c not in results["skipped"] for c in ("diffusion", "diffusion_hf_mnist",
-                                                                     "flow_matching")):
+                                                                     "flow_matching", "latent_diffusion")):
             log(f"5. judge: lh.train_classifier on {len(data['y']):,} 14x14 images, {s.judge_epochs} epochs ...")
             judge = Judge(data["x14_train01"], data["y"], data["x14_test01"], data["y_test"], s.judge_epochs, s.seed,
                           s.n_samples)
@@ -660,6 +806,8 @@ def run_references(load: Callable, s: Settings, n_train: int | None = None, log:
                     r = run_flow_matching(data, judge, s, budget)
                 elif c == "flow":
                     r = run_flow(data, s, budget)
+                elif c == "latent_diffusion":
+                    r = run_latent_diffusion(data, judge, s, budget)
                 else:
                     r = run_pixelcnn(data, s, budget)
                 r["wall_s"] = time.perf_counter() - start
@@ -668,35 +816,78 @@ def run_references(load: Callable, s: Settings, n_train: int | None = None, log:
                     r["course"].pop("samples")
                 per_budget[str(budget)] = r
                 m = META[c]["metric"]
-                log(f"   course {r['course'][m]:.3f} ({r['course']['steps']} steps), reference "
-                    f"{r['reference'][m]:.3f} ({r['reference']['steps']} steps)")
+                log(f"   course {r['course'][m]:.3f} ({_steps(r['course'])}), reference "
+                    f"{r['reference'][m]:.3f} ({_steps(r['reference'])})")
+                if "library" in r:
+                    log(f"   {META[c]['library']} {r['library'][m]:.3f} ({_steps(r['library'])})")
+                if "library_skipped" in r:
+                    results["skipped"][f"{c} ({META[c]['library']} side)"] = r.pop("library_skipped")
             results["comparisons"][c] = {**META[c], "runs": per_budget}
+            for line in caveat_lines({"comparisons": {c: results["comparisons"][c]}}):
+                log(f"   {line}")
+            for k, why in results["skipped"].items():
+                if k.startswith(f"{c} ("):
+                    log(f"   {k}: skipped ({why})")
         return results
     finally:
         torch.set_num_threads(threads_before)
 
 
+def _steps(v: dict) -> str:
+    """'1,171 steps', or 'AE 300 + flow 500 steps' for a side that trained an autoencoder first."""
+    if "ae_steps" in v:
+        return f"AE {v['ae_steps']:,} + flow {v['flow_steps']:,} steps"
+    return f"{v['steps']:,} steps"
+
+
+def caveat_lines(ref: dict) -> list[str]:
+    """'<title>: <caveat>' for each comparison that has one, with the sampling CPU-seconds where they were measured."""
+    lines = []
+    for comp in ref.get("comparisons", {}).values():
+        if not comp.get("caveat"):
+            continue
+        text = f"{comp['title']}: {comp['caveat']}"
+        sampled = [(budget, r) for budget, r in comp["runs"].items() if "sample_cpu_s" in r["course"]]
+        if sampled:
+            budget, r = sampled[0]
+            text += (f" Sampling {r['course']['n_samples']} images at {float(budget):g} CPU-s took "
+                     f"{r['course']['sample_cpu_s']:.1f} CPU-s for {comp.get('course', 'course')} (decoder included) "
+                     f"and {r['reference']['sample_cpu_s']:.1f} for {comp['reference']}.")
+        lines.append(text)
+    return lines
+
+
 def summary_rows(ref: dict) -> list[list[str]]:
-    """[benchmark, measured, baseline, ratio, target, status] rows: one per comparison and budget, one speed row."""
+    """[benchmark, measured, baseline, ratio, target, status] rows: one per comparison and budget (and per budget of
+    an optional third side, "library", against the same baseline), one speed row."""
     rows = []
     for comp in ref.get("comparisons", {}).values():
         m, unit = comp["metric"], comp["unit"]
+        course = comp.get("course", "course")
+        speed = f"{comp['speed']}_" if comp.get("speed") else ""   # "flow": the flow networks' updates only
         speeds = []
         for budget, r in comp["runs"].items():
-            a, b = r["course"], r["reference"]
-            ratio = a[m] / b[m]
-            extra_a = f", {a['confident_share']:.0%} judged >= 0.9" if "confident_share" in a else ""
+            b = r["reference"]
             extra_b = f", {b['confident_share']:.0%} judged >= 0.9" if "confident_share" in b else ""
-            rows.append([f"5. {comp['title']}: {unit} at {float(budget):g} CPU-s",
-                         f"course {a[m]:.2f} ({a['steps']:,} steps{extra_a})",
-                         f"{comp['reference']} {b[m]:.2f} ({b['steps']:,} steps{extra_b})",
-                         f"{ratio:.2f}", "< 1 (lower is better)", "ahead" if ratio < 1 else "behind"])
-            speeds.append(a["steps_per_cpu_s"] / b["steps_per_cpu_s"])
+            for side in ("course", "library"):
+                if side not in r:
+                    continue
+                name, suffix = (course, "") if side == "course" else (comp["library"], f", {comp['library']}")
+                a = r[side]
+                ratio = a[m] / b[m]
+                extra_a = f", {a['confident_share']:.0%} judged >= 0.9" if "confident_share" in a else ""
+                rows.append([f"5. {comp['title']}: {unit} at {float(budget):g} CPU-s{suffix}",
+                             f"{name} {a[m]:.2f} ({_steps(a)}{extra_a})",
+                             f"{comp['reference']} {b[m]:.2f} ({_steps(b)}{extra_b})",
+                             f"{ratio:.2f}", "< 1 (lower is better)", "ahead" if ratio < 1 else "behind"])
+            speeds.append(r["course"][speed + "steps_per_cpu_s"] / b[speed + "steps_per_cpu_s"])
         first = next(iter(comp["runs"].values()))
-        rows.append([f"5. {comp['title']}: training steps per CPU-second (info)",
-                     f"course {first['course']['steps_per_cpu_s']:.2f}, {first['course']['params']:,} params",
-                     f"{comp['reference']} {first['reference']['steps_per_cpu_s']:.2f}, "
-                     f"{first['reference']['params']:,} params",
+        label = "flow-network updates" if speed else "training steps"
+        rows.append([f"5. {comp['title']}: {label} per CPU-second (info)",
+                     f"{course} {first['course'][speed + 'steps_per_cpu_s']:.2f}, "
+                     f"{first['course'][speed + 'params']:,} params",
+                     f"{comp['reference']} {first['reference'][speed + 'steps_per_cpu_s']:.2f}, "
+                     f"{first['reference'][speed + 'params']:,} params",
                      f"{sum(speeds) / len(speeds):.2f}x per step", "-", "n/a"])
     return rows
 
@@ -706,12 +897,14 @@ def details_table(ref: dict) -> list[list[str]]:
     rows = []
     for comp in ref.get("comparisons", {}).values():
         for budget, r in comp["runs"].items():
-            for side in ("course", "reference"):
+            for side in ("course", "reference", "library"):
+                if side not in r:
+                    continue
                 v = r[side]
                 score = f"{v[comp['metric']]:.3f}"
                 if "confident_share" in v:
                     score += f" (judged >= 0.9: {v['confident_share']:.1%})"
-                rows.append([comp["title"], f"{float(budget):g}", "course" if side == "course" else comp["reference"],
+                rows.append([comp["title"], f"{float(budget):g}", comp.get(side, side),
                              f"{v['params']:,}", f"{v['steps']:,}", f"{v['steps_per_cpu_s']:.2f}",
                              f"{v['cpu_s']:.0f} / {v['wall_s']:.0f}", f"{v['final_loss']:.4g}", score])
     return rows

@@ -10,7 +10,8 @@ usage: python bench/run_all.py [--from-summary | --skip-notebooks] [--quick-only
 3. notebooks       wall time and peak RSS in quick and full mode (budgets 30 s / 10 min / 3 GB)
 4. quality         the headline numbers of every notebook's build/metrics/*.json
 5. side by side    the course's diffusion, flow matching, flow and PixelCNN against diffusers, torchcfm, normflows and
-                   the UvA gated PixelCNN, same data and CPU-time budgets, scored by FID / bits/dim / nats (ratios)
+                   the UvA gated PixelCNN, same data and CPU-time budgets, scored by FID / bits/dim / nats (ratios);
+                   and lecture 11's latent flow matching against the same flow matching in pixel space
 Every ratio compares two runs made in this process on this machine; nothing here asserts on time.
 """
 
@@ -87,7 +88,8 @@ def run_reference_part(args) -> dict:
                                          n_samples=args.ref_samples, hf_samples=args.ref_hf_samples,
                                          sample_steps=args.ref_sample_steps, judge_epochs=args.ref_judge_epochs,
                                          comparisons=tuple(args.ref_comparisons),
-                                         fm_conditional=not args.ref_unconditional_fm)
+                                         fm_conditional=not args.ref_unconditional_fm,
+                                         latent_sample_steps=args.ref_latent_sample_steps)
     return reference_models.run_references(lambda split: cold_load(split), settings, n_train=args.ref_n_train,
                                            log=lambda m: print(m, flush=True))
 
@@ -157,6 +159,12 @@ def summary_rows(results: dict) -> list[list[str]]:
     if results.get("references"):
         rows += reference_models.summary_rows(results["references"])
     return rows
+
+
+def print_reference_caveats(ref: dict | None) -> None:
+    """The caveat line of each part-5 comparison that has one (what differs between its sides), under the table."""
+    for line in reference_models.caveat_lines(ref or {}):
+        print(f"5. caveat, {line}")
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -245,7 +253,9 @@ def references_markdown(results: dict, standalone: bool = False) -> str:
               f"(`time.process_time()`), {st['threads']} torch thread(s); {st['n_train']:,} training and "
               f"{st['n_test']:,} test images (Fashion-MNIST). Image models: {st['n_samples']} samples "
               f"(the 28x28 HF-MNIST row: {st['hf_samples']} on both sides), {st['sample_steps']} network calls each (DDIM, eta = 0, for diffusion; Euler for flow "
-              "matching), labels 0-9 equally often, no guidance. Other processes on the machine stretch the wall "
+              "matching" + (f"; the latent-vs-pixel row: {st['latent_sample_steps']} Euler calls"
+                            if "latent_diffusion" in ref.get("comparisons", {}) else "")
+              + "), labels 0-9 equally often, no guidance. Other processes on the machine stretch the wall "
               'time (column "CPU s / wall s"), not the budgets. See bench/README.md, part 5.', ""]
     if ref.get("judge"):
         j = ref["judge"]
@@ -255,6 +265,8 @@ def references_markdown(results: dict, standalone: bool = False) -> str:
                   f"images): {j['fid_floor']:.2f}.", ""]
     parts += [markdown_table(MAIN_HEADER, reference_models.summary_rows(ref)), "",
               markdown_table(reference_models.DETAILS_HEADER, reference_models.details_table(ref)), ""]
+    for line in reference_models.caveat_lines(ref):
+        parts.append(f"- {line}")
     for c, why in ref.get("skipped", {}).items():
         parts.append(f"- {c}: skipped, {why}")
     parts.append(REF_END)
@@ -320,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-n-train", type=int, default=None, help="part 5: training images (default: all 60,000)")
     ap.add_argument("--ref-unconditional-fm", action="store_true",
                     help="part 5: the flow-matching row without labels on both sides (a diagnostic)")
+    ap.add_argument("--ref-latent-sample-steps", type=int, default=8,
+                    help="part 5: Euler calls per sample in the latent-vs-pixel row (lecture 11's 8)")
     ap.add_argument("--ref-comparisons", nargs="+", default=list(reference_models.COMPARISONS),
                     choices=reference_models.COMPARISONS, help="part 5: only these comparisons")
     args = ap.parse_args(argv)
@@ -352,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         results["caveats"].append(busy)
 
     print("\n" + markdown_table(MAIN_HEADER, summary_rows(results)))
+    print_reference_caveats(results.get("references"))
     print("\nquality (headline numbers):\n" + quality_table(results["quality"]))
     args.results.write_text(results_markdown(results, argv))
     json_path = notebook_bench.BUILD / "bench" / "results.json"
@@ -370,6 +385,7 @@ def main_references_only(args, argv: list[str], results: dict) -> int:
     if busy:
         results["caveats"].append(busy)
     print("\n" + markdown_table(MAIN_HEADER, reference_models.summary_rows(results["references"])))
+    print_reference_caveats(results["references"])
     existing = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
     args.results.write_text(merge_references(existing, references_markdown(results, standalone=True)))
     json_path = notebook_bench.BUILD / "bench" / "results_references.json"

@@ -135,3 +135,56 @@ def test_flow_matching_without_labels_diagnostic():
     _check(results, "flow_matching")
     assert results["settings"]["fm_conditional"] is False
     assert results["comparisons"]["flow_matching"]["runs"]["0.05"]["reference"]["config"]["conditional"] is False
+
+
+def _check_latent(results, with_library):
+    comp = results["comparisons"]["latent_diffusion"]
+    r = comp["runs"]["0.05"]
+    assert ("library" in r) == with_library and "library_skipped" not in r
+    for side in ("course", "reference") + (("library",) if with_library else ()):
+        v = r[side]
+        assert v["steps"] >= 1 and v["params"] > 1000 and v["cpu_s"] > 0 and v["steps_per_cpu_s"] > 0, (side, v)
+        assert math.isfinite(v["fid"]) and v["fid"] > 0 and 0 <= v["confident_share"] <= 1
+        assert v["n_samples"] == 20 and v["sample_cpu_s"] >= 0 and v["flow_steps_per_cpu_s"] > 0
+        assert "samples" not in v
+    latent = r["course"]
+    assert latent["steps"] == latent["ae_steps"] + latent["flow_steps"] and latent["flow_steps"] >= 1
+    assert latent["params"] == latent["ae_params"] + latent["flow_params"] and latent["latent_scale"] > 0
+    rows = rm.summary_rows(results)
+    assert len(rows) == (3 if with_library else 2) and all(len(row) == len(run_all.MAIN_HEADER) for row in rows)
+    assert rows[0][1].startswith("course latent ") and "AE " in rows[0][1] and rows[0][2].startswith("course pixel ")
+    assert math.isclose(float(rows[0][3]), latent["fid"] / r["reference"]["fid"], rel_tol=0.01, abs_tol=0.006)
+    assert rows[0][-1] in ("ahead", "behind") and "per step" in rows[-1][3]
+    assert len(rm.details_table(results)) == len(rows) and all(
+        len(row) == len(rm.DETAILS_HEADER) for row in rm.details_table(results))
+    assert [line.split(":")[0] for line in rm.caveat_lines(results)] == [comp["title"]]
+    json.dumps(results)
+
+
+def latent_settings():
+    s = tiny_settings("latent_diffusion")
+    s.latent_sample_steps = 2
+    return s
+
+
+def test_latent_diffusion_row():
+    """Lecture 11's latent flow against the pixel flow (and torchcfm's matcher in latent space when installed)."""
+    results = rm.run_references(synthetic_load, latent_settings(), log=lambda _: None)
+    assert set(results["judge"]) >= {"accuracy", "fid_floor", "real_confident_share"}
+    assert results["settings"]["latent_sample_steps"] == 2
+    _check_latent(results, with_library=not rm.missing_libraries(["torchcfm"]))
+    section = run_all.references_markdown({"references": results, "machine": {"cpu": "x"}, "caveats": [],
+                                           "argv": []}, standalone=True)
+    assert "- latent flow (11) vs pixel flow (09), 28x28: Course against course" in section
+    assert "the latent-vs-pixel row: 2 Euler calls" in section
+
+
+def test_latent_diffusion_row_without_torchcfm_says_so(monkeypatch):
+    real = rm.missing_libraries
+    monkeypatch.setattr(rm, "missing_libraries", lambda names: ["torchcfm"] if "torchcfm" in names else real(names))
+    lines = []
+    results = rm.run_references(synthetic_load, latent_settings(), log=lines.append)
+    _check_latent(results, with_library=False)
+    why = results["skipped"]["latent_diffusion (torchcfm CFM latent side)"]
+    assert "not installed: torchcfm" in why and any("skipped" in line and "torchcfm" in line for line in lines)
+    assert "latent_diffusion" in results["comparisons"], "the course-vs-course row still runs"
