@@ -144,6 +144,26 @@ def test_jobs_run_side_by_side_but_a_notebook_waits_for_what_it_needs(tmp_path):
     assert [r["notebook"] for r in summary] == ["91_a", "92_b", "93_c", "94_d"]  # rows in the order given
 
 
+def test_the_head_of_the_longest_chain_starts_first(tmp_path):
+    """A short notebook that a long one waits for starts before a medium one that nothing waits for: the run
+    ends when its longest chain of `labhelpers.needs` ends (the evaluation lecture waits for every model)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import run_notebooks
+
+    def notebook(name, needs=(), minutes=0.0):
+        nb = new_notebook(cells=[])
+        nb.metadata["labhelpers"] = {"needs": list(needs), "full_minutes": minutes}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        return tmp_path / f"{name}.ipynb"
+
+    paths = [notebook("81_short", minutes=1), notebook("82_medium", minutes=5),
+             notebook("83_long", needs=["81_short"], minutes=9)]
+    order = []
+    rows = run_notebooks.run_parallel(paths, lambda nb, alone: order.append(nb.stem) or {"notebook": nb.stem}, 1)
+    assert order == ["81_short", "83_long", "82_medium"]            # chains 10, 9 and 5 minutes
+    assert [r["notebook"] for r in rows] == ["81_short", "82_medium", "83_long"]
+
+
 def test_what_a_lecture_needs_runs_before_it():
     """`labhelpers.needs` names existing lectures that come earlier in the series (no cycles, no typos)."""
     lectures = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -10,8 +10,9 @@ those whose metadata `labhelpers.optional_data` names one of them. Its files are
 
 `--jobs N` runs N notebooks at a time; a notebook starts only after the notebooks its metadata
 names in `labhelpers.needs` (whose checkpoints or metrics it reads) have finished, when they are
-part of the same run, and of the notebooks ready to start the one with the largest
-`labhelpers.full_minutes` (its measured full-mode time) goes first.
+part of the same run, and of the notebooks ready to start the one at the head of the longest chain goes
+first: its own `labhelpers.full_minutes` (its measured full-mode time) plus the longest chain of notebooks
+that wait for it.
 
 Each notebook runs in its own papermill process (working directory notebooks/), so its
 wall time and peak memory (largest RSS of papermill and its kernel, from wait4) are its
@@ -194,8 +195,19 @@ def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
     stems = {nb.stem for nb in notebooks}
     meta = {nb: lecture_metadata(nb) for nb in notebooks}  # each notebook read once
     waits_for = {nb: [s for s in meta[nb].get("needs", []) if s in stems] for nb in notebooks}
-    # the longest notebooks start first (the run ends when the last one does); ties keep the given order
-    notebooks_by_cost = sorted(notebooks, key=lambda nb: float(meta[nb].get("full_minutes", 0)), reverse=True)
+    # the run ends when its longest chain of needs does: a notebook's priority is its own full_minutes plus the
+    # longest chain of notebooks that wait for it (critical path first); ties keep the given order
+    by_stem = {nb.stem: nb for nb in notebooks}
+    chain: dict[str, float] = {}
+
+    def tail(nb: Path, seen: tuple = ()) -> float:
+        if nb.stem not in chain:
+            waiting = [by_stem[s] for s in by_stem if nb.stem in waits_for[by_stem[s]] and s not in seen]
+            chain[nb.stem] = float(meta[nb].get("full_minutes", 0)) + max(
+                (tail(w, (*seen, nb.stem)) for w in waiting), default=0.0)
+        return chain[nb.stem]
+
+    notebooks_by_cost = sorted(notebooks, key=tail, reverse=True)
     done: dict[str, dict] = {}
     old = {sig: signal.signal(sig, kill_running) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
