@@ -130,8 +130,11 @@ def claim(name: str, holds: Any, evidence: str, control: dict[str, Any] | None =
     holds = _truth(holds, f"claim {name!r}: holds")
     mode = "quick" if QUICK else "full"
     _claims[name] = {"holds": holds, "evidence": evidence.strip(), "mode": mode, "checked": not QUICK}
-    note = "  (quick mode: not checked, the run is too short to show it)" if QUICK else ""
-    print(f"claim {name}: {'holds' if holds else 'DOES NOT HOLD'} -- {evidence.strip()}{note}")
+    if QUICK:   # the first words say it is not checked: a student reads those, not a note at the end
+        print(f"claim {name}: not checked in quick mode (too short a run to show it; full mode checks it) -- "
+              f"this run: {'holds' if holds else 'does not hold'}, {evidence.strip()}")
+    else:
+        print(f"claim {name}: {'holds' if holds else 'DOES NOT HOLD'} -- {evidence.strip()}")
     if control is not None:
         if not isinstance(control, dict) or set(control) != {"what", "holds", "evidence"}:
             raise ValueError(f"claim {name!r}: control must be a dict with keys 'what' (the condition where the "

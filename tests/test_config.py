@@ -72,3 +72,19 @@ def test_checkpoint_path_separates_modes(monkeypatch, tmp_path):
     q = config.checkpoint_path("vae")
     monkeypatch.setattr(config, "QUICK", False)
     assert q != config.checkpoint_path("vae") and q.name == "vae.pt"
+
+
+def test_a_quick_mode_claim_says_first_that_it_is_not_checked(monkeypatch, capsys):
+    """A student reads the first words of the line: in quick mode they say 'not checked', never 'DOES NOT HOLD'."""
+    from labhelpers import config
+
+    monkeypatch.setattr(config, "QUICK", True)
+    monkeypatch.setattr(config, "NOTEBOOK", None)
+    config.claim("quick_mode_probe", False, "accuracy 0.4 (chance 0.5)")
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("claim quick_mode_probe: not checked in quick mode")
+    assert "DOES NOT HOLD" not in line and "does not hold, accuracy 0.4" in line
+    monkeypatch.setattr(config, "QUICK", False)
+    config.claim("quick_mode_probe", False, "accuracy 0.4 (chance 0.5)")
+    assert capsys.readouterr().out.startswith("claim quick_mode_probe: DOES NOT HOLD -- accuracy 0.4")
+    config._claims.pop("quick_mode_probe", None)
