@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labhelpers.diffusion import drop_labels  # the course's label dropout (09), used on every side
+
 LIBRARIES = {"diffusion": ["diffusers"], "diffusion_hf_mnist": ["diffusers"], "flow_matching": ["torchcfm"],
              "flow": ["normflows"], "pixelcnn": [],
              "latent_diffusion": []}  # the course's own code on both sides; torchcfm only for its optional third side
@@ -129,12 +131,6 @@ class EpochBatches:
         except StopIteration:
             self._it = iter(self._epoch())
             return next(self._it)
-
-
-def drop_labels(y: torch.Tensor, num_classes: int, p: float, g: torch.Generator) -> torch.Tensor:
-    """The course's label dropout: with probability p a label becomes the extra "no label" class."""
-    drop = torch.rand(len(y), generator=g) < p
-    return torch.where(drop, torch.full_like(y, num_classes), y)
 
 
 # ---------------------------------------------------------------------------------------------

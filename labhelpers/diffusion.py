@@ -114,6 +114,12 @@ def guided(model: nn.Module, x: torch.Tensor, t: torch.Tensor, labels: torch.Ten
     return (1 + guidance) * model(x, t, labels) - guidance * model(x, t, empty)
 
 
+def drop_labels(labels: torch.Tensor, no_label: int, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Label dropout: each label becomes `no_label` with probability p, so one network also learns f(x, t) (09)."""
+    drop = torch.rand(len(labels), generator=generator).to(labels.device) < p
+    return torch.where(drop, torch.full_like(labels, no_label), labels)
+
+
 @torch.no_grad()
 def sample_diffusion(model: nn.Module, shape: tuple[int, ...], schedule: Schedule, steps: int, eta: float = 1.0,
                      labels: torch.Tensor | None = None, guidance: float = 0.0,
@@ -232,8 +238,7 @@ def image_model(objective: str = "eps", dataset: str = "mnist", seed: int = 0, d
     schedule, gen = Schedule(s["T"]), torch.Generator().manual_seed(seed)
 
     def loss_fn(m, xb, yb):
-        drop = torch.rand(len(yb), generator=gen).to(yb.device) < s["label_dropout"]
-        yb = torch.where(drop, torch.full_like(yb, m.num_classes), yb)  # "no label" some of the time
+        yb = drop_labels(yb, m.num_classes, s["label_dropout"], gen)  # "no label" some of the time
         return ddpm_loss(m, xb, schedule, gen, yb) if objective == "eps" else flow_matching_loss(m, xb, gen, yb)
 
     losses: list[float] = []

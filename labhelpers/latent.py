@@ -13,7 +13,7 @@ from torch import nn
 
 from labhelpers import config
 from labhelpers.data import load
-from labhelpers.diffusion import TinyUNet, flow_matching_loss, image_model, sample_flow, train_steps
+from labhelpers.diffusion import TinyUNet, drop_labels, flow_matching_loss, image_model, sample_flow, train_steps
 from labhelpers.training import model_fingerprint, train_or_load
 from labhelpers.vae import kl_diag_normal
 
@@ -67,8 +67,7 @@ def reflow_loss(model: torch.nn.Module, z0: torch.Tensor, z1: torch.Tensor, labe
     a random data point; labels dropped to "no label" with probability label_dropout, as in 09 (11)."""
     t = torch.rand(len(z0), generator=generator).to(z0.device)
     t_ = t.view(-1, *[1] * (z0.ndim - 1))                       # (B, 1, ...) broadcasts over z
-    drop = torch.rand(len(labels), generator=generator).to(labels.device) < label_dropout
-    labels = torch.where(drop, torch.full_like(labels, model.num_classes), labels)
+    labels = drop_labels(labels, model.num_classes, label_dropout, generator)
     return F.mse_loss(model((1 - t_) * z0 + t_ * z1, t, labels), z1 - z0)
 
 
@@ -146,17 +145,17 @@ def latent_models(dataset: str = "mnist", seed: int = 0, device: str | torch.dev
                                       s["ae_steps"], s["batch_size"], s["lr"], gen), settings=ae_settings)
     z = encode_latents(ae, x, torch.Generator().manual_seed(seed))
     scale = 1 / z.std().item()                      # latents times scale have unit standard deviation
+    latents = z * scale
 
     torch.manual_seed(seed)
     flow = TinyUNet(tuple(s["unet"]), in_channels=s["channels"]).to(device)
     gen = torch.Generator().manual_seed(seed)
 
     def flow_loss(m, zb, yb):
-        drop = torch.rand(len(yb), generator=gen).to(yb.device) < s["label_dropout"]
-        return flow_matching_loss(m, zb, gen, torch.where(drop, torch.full_like(yb, m.num_classes), yb))
+        return flow_matching_loss(m, zb, gen, drop_labels(yb, m.num_classes, s["label_dropout"], gen))
 
     train_or_load(flow, config.checkpoint_path(f"11_latent_flow_{dataset}"),
-                  lambda: train_steps(flow, flow_loss, z * scale, y, s["flow_steps"], s["batch_size"], s["lr"], gen),
+                  lambda: train_steps(flow, flow_loss, latents, y, s["flow_steps"], s["batch_size"], s["lr"], gen),
                   settings={**{k: s[k] for k in FLOW_KEYS}, "seed": seed,
                             "autoencoder": model_fingerprint(ae, ae_settings)})
     pixel, _ = image_model("flow", dataset, seed, device, image_size=28, channels=s["pixel_unet"],
@@ -164,7 +163,7 @@ def latent_models(dataset: str = "mnist", seed: int = 0, device: str | torch.dev
                            label_dropout=s["label_dropout"])
     reflow = train_reflow(flow, y, f"11_reflow_{dataset}", s, seed)
     return {"ae": ae, "scale": scale, "flow": flow, "reflow": reflow, "pixel": pixel, "settings": s,
-            "latents": z * scale, "labels": y}
+            "latents": latents}
 
 
 @torch.no_grad()

@@ -189,7 +189,7 @@ def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
     """Run up to `jobs` notebooks at a time, each after the ones it needs; rows in the order given.
 
     `run(nb, alone)` is told when a notebook starts with nothing else running and nothing else ready to start
-    (the chain at the end of a run: 07 -> 08 -> 09 -> 10): it may then use every core."""
+    (the chain at the end of a run, the evaluation lecture): it may then use every core."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     stems = {nb.stem for nb in notebooks}
@@ -197,14 +197,13 @@ def run_parallel(notebooks: list[Path], run, jobs: int) -> list[dict]:
     waits_for = {nb: [s for s in meta[nb].get("needs", []) if s in stems] for nb in notebooks}
     # the run ends when its longest chain of needs does: a notebook's priority is its own full_minutes plus the
     # longest chain of notebooks that wait for it (critical path first); ties keep the given order
-    by_stem = {nb.stem: nb for nb in notebooks}
+    waiting = {nb.stem: [w for w in notebooks if nb.stem in waits_for[w]] for nb in notebooks}
     chain: dict[str, float] = {}
 
-    def tail(nb: Path, seen: tuple = ()) -> float:
+    def tail(nb: Path, seen: frozenset = frozenset()) -> float:   # `seen`: a cycle ends the chain (reported below)
         if nb.stem not in chain:
-            waiting = [by_stem[s] for s in by_stem if nb.stem in waits_for[by_stem[s]] and s not in seen]
             chain[nb.stem] = float(meta[nb].get("full_minutes", 0)) + max(
-                (tail(w, (*seen, nb.stem)) for w in waiting), default=0.0)
+                (tail(w, seen | {nb.stem}) for w in waiting[nb.stem] if w.stem not in seen), default=0.0)
         return chain[nb.stem]
 
     notebooks_by_cost = sorted(notebooks, key=tail, reverse=True)

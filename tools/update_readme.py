@@ -140,8 +140,9 @@ def scoreboard(full: dict[str, dict]) -> str:
                                "higher precision, recall and coverage; *judged* is the share of samples the lecture's "
                                "classifier recognises with confidence ≥ 0.9. Label-conditional models are sampled with "
                                "uniform labels; 09's models are read against the row of real images through their "
-                               "14×14 round trip, 10's against real images through the VQ-VAE's codes. The notebook "
-                               "explains every column and its caveats.")
+                               "14×14 round trip, 10's against real images through the VQ-VAE's codes, 11's latent flows "
+                               "against real images through its autoencoder. The notebook explains every column and its "
+                               "caveats.")
 
 
 def replace_between(readme: str, start_marker: str, end_marker: str, body: str) -> str:
