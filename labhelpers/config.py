@@ -180,6 +180,9 @@ def metrics_dir() -> Path:
 @contextmanager
 def locked(path: Path):
     """An exclusive lock on `path`.lock for a read-modify-write (01)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"locked: path must be a file path, got {type(path).__name__}")
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -192,8 +195,12 @@ def locked(path: Path):
 def write_json_atomic(path: Path, obj: Any) -> Path:
     """Write JSON through a unique temp file and os.replace: readers never see half a file (01)."""
     path = Path(path)
+    try:
+        text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as err:   # NaN/inf, or an object JSON cannot hold
+        raise ValueError(f"cannot write {path.name}: {err}; store plain numbers, strings, lists and dicts (a tensor "
+                         "as .item() or .tolist(); a NaN means a run diverged: check it first)") from err
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
@@ -209,6 +216,9 @@ def metrics_of(notebook: str, dataset: str = "mnist") -> dict[str, Any]:
     """The recorded metrics of another notebook if it ran in this mode on this dataset, else {}: only then are
     its numbers comparable with this run's (08, 09)."""
     path = metrics_dir() / f"{safe_name(notebook, 'notebook')}.json"
+    from .data import DATASETS
+    if dataset not in DATASETS:
+        raise ValueError(f"metrics_of: dataset={dataset!r} is not one of {', '.join(DATASETS)}")
     try:
         run = json.loads(path.read_text()) if path.exists() else {}
     except ValueError as err:
@@ -221,6 +231,8 @@ def metrics_of(notebook: str, dataset: str = "mnist") -> dict[str, Any]:
 
 def measured(run: dict[str, Any], key: str, fmt: str, source: str, unit: str = "") -> str:
     """run[key] formatted (with its unit), or which notebook to run first when that run has no such number (08, 09)."""
+    if not isinstance(run, dict):
+        raise TypeError(f"measured: run must be the dict lh.metrics_of(...) returns, got {type(run).__name__}")
     return format(run[key], fmt) + unit if key in run else f"run {source} first"
 
 

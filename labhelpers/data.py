@@ -207,6 +207,8 @@ def load(name: str, split: str = "train", device: str | torch.device | None = No
 def find(name: str, split: str) -> list[Path]:
     """Return verified paths of the files of one split, trying every source in order (01)."""
     spec = _spec(name)
+    if split not in spec.files:
+        raise ValueError(f"split={split!r}: {name} has the splits {', '.join(spec.files)}")
     files = spec.files[split]
     if name in UNAVAILABLE:
         raise DatasetNotFoundError(f"{name!r} ({split}) is treated as absent: LAB_UNAVAILABLE={','.join(sorted(UNAVAILABLE))} "
@@ -264,11 +266,18 @@ def half_size(x: torch.Tensor) -> torch.Tensor:
     """28x28 images shrunk to 14x14 (area average) and centred on an empty 28x28 canvas: simpler images (07)."""
     if x.ndim != 4 or x.shape[-2:] != (28, 28):
         raise ValueError(f"half_size: expected (N, C, 28, 28) images, got {tuple(x.shape)}")
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"half_size: x has values from {x.min().item():g} to {x.max().item():g}; images here are in "
+                         "[0, 1] (divide 0..255 images by 255)")
     return torch.nn.functional.pad(torch.nn.functional.avg_pool2d(x, 2), (7, 7, 7, 7))
 
 
 def shuffle_tiles(x: torch.Tensor, tile: int = 7, seed: int = 0) -> torch.Tensor:
     """Each image cut into tile x tile squares, put back in a random order: the same ink, no digit (01, 02)."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+        raise ValueError(f"shuffle_tiles: tile={tile!r} must be a whole number >= 1 that divides the image size")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"shuffle_tiles: seed={seed!r} must be a whole number >= 0")
     n, c, h, w = x.shape
     if h % tile or w % tile:
         raise ValueError(f"shuffle_tiles: tile={tile} must divide the image size {h}x{w}")
@@ -306,6 +315,8 @@ def verify(path: Path, spec: FileSpec, fix: str = "delete it and run `make data`
 
     md5 is accepted only for files whose sha256 is unknown. `fix` says what restores this file.
     """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} does not exist (or is not a file): nothing to verify; {fix}")
     key = _cache_key(path)
     if key in _verified or (not spec.md5 and not spec.sha256 and not spec.file_sha256):
         return
@@ -449,6 +460,8 @@ def _idx_shape(path: Path) -> tuple[int, ...]:
 
 def _read_bytes(path: Path) -> bytes:
     """The (decompressed) bytes of a file, reusing what verify() already decompressed."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist (or is not a file); run `make data`, or check the path")
     content = _content.pop(_cache_key(path), None)
     return content if content is not None else _decompress(path, path.read_bytes())
 

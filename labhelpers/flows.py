@@ -312,3 +312,9 @@ def sample_images(flow: Flow, n: int, temperature: float = 1.0,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """n binarized images (n, 1, 28, 28) with values in {0, 1}: v = f^-1(T z), pixel on where v > 0 (08)."""
     return (flow.sample(n, temperature, generator) > 0).float()
+
+
+# Bad input gets a clear error naming the parameter: the checks live in labhelpers/guards.py, not in the lesson.
+from labhelpers.guards import guard_module  # noqa: E402
+
+guard_module(globals())

@@ -179,3 +179,9 @@ def sample_latent(models: dict, labels: torch.Tensor, steps: int, which: str = "
     z = sample_flow(models[which], (len(labels), models["settings"]["channels"], 7, 7), steps, labels, guidance,
                     generator)
     return models["ae"].decode(z / models["scale"])
+
+
+# Bad input gets a clear error naming the parameter: the checks live in labhelpers/guards.py, not in the lesson.
+from labhelpers.guards import guard_module  # noqa: E402
+
+guard_module(globals())

@@ -131,6 +131,9 @@ def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, title: s
     if labels is not None and (not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point):
         raise ValueError(f"labels must be an integer tensor of shape ({len(z)},), got "
                          f"{labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__}")
+    if labels is not None and len(labels) and int(labels.min()) < 0:
+        raise ValueError(f"labels contain {int(labels.min())}: class labels start at 0 (a negative label would be "
+                         "drawn under another class's colour and name)")
     if labels is not None and class_names is not None and len(labels) and int(labels.max()) >= len(class_names):
         raise ValueError(f"class_names has {len(class_names)} names but labels go up to {int(labels.max())}")
     if ax is None:

@@ -337,3 +337,9 @@ def sample_tokens(models: dict, labels: torch.Tensor, method: str = "masked", st
     else:
         raise ValueError(f"method={method!r}: use 'ar' (autoregressive, 49 calls) or 'masked' (`steps` calls)")
     return models["vq"].decode(codes)
+
+
+# Bad input gets a clear error naming the parameter: the checks live in labhelpers/guards.py, not in the lesson.
+from labhelpers.guards import guard_module  # noqa: E402
+
+guard_module(globals())

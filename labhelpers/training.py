@@ -44,6 +44,9 @@ def get_device(device: str | None = "auto") -> torch.device:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and PyTorch so that reruns give the same numbers; return a torch Generator (01)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed={seed!r}: use a whole number in [0, 2**32 - 1], the seeds numpy and torch both "
+                         "accept (e.g. seed=0)")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -56,6 +59,9 @@ def progress(iterable, **kwargs):
     Text, not a widget: a saved or reopened notebook shows the finished bar, never a
     "model not found" widget error.
     """
+    if not hasattr(iterable, "__iter__"):
+        raise TypeError(f"progress: expected something to iterate over (e.g. range({iterable!r})), got "
+                        f"{type(iterable).__name__}")
     kwargs.setdefault("disable", os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"))
     kwargs.setdefault("mininterval", 0.5)
     kwargs.setdefault("ncols", 90)
@@ -83,6 +89,15 @@ def fit(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor], *tensors: 
         raise ValueError(f"batch_size={batch_size!r} must be a whole number >= 1")
     if optimizer is None and not (isinstance(lr, (int, float)) and 0 < lr < float("inf")):
         raise ValueError(f"lr={lr!r} must be a positive number, e.g. 1e-3")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            continue                                    # batches() names a non-tensor argument itself
+        if t.dtype == torch.uint8:
+            raise TypeError(f"training tensor {i} is uint8 (0..255 pixels): use x.float() / 255, images in [0, 1]")
+        weights = next((p for p in model.parameters() if p.is_floating_point()), None)
+        if t.is_floating_point() and weights is not None and t.dtype != weights.dtype:
+            raise TypeError(f"training tensor {i} is {t.dtype} but the model's weights are {weights.dtype}: use "
+                            f"x.to({weights.dtype}) (or model.to({t.dtype}))")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError(f"{type(model).__name__} has no trainable parameters; nothing to fit")
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
@@ -138,7 +153,11 @@ def save_checkpoint(obj: Any, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            try:
+                torch.save(obj, f)
+            except (AttributeError, TypeError, RuntimeError) as err:   # pickling failed: nothing is saved
+                raise TypeError(f"save_checkpoint({path.name}): this object cannot be saved ({err}); save tensors and "
+                                "plain containers, e.g. model.state_dict()") from err
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -189,6 +208,11 @@ def _source_of(cls: type) -> str:
 
 def model_fingerprint(model: torch.nn.Module, settings: dict[str, Any] | None = None) -> str:
     """A short hash of everything that changes trained weights: settings, architecture and the model's code (02)."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model_fingerprint: model must be a torch.nn.Module, got {type(model).__name__}")
+    if settings is not None and not isinstance(settings, dict):
+        raise TypeError(f"model_fingerprint: settings must be a dict of the values that change the weights, got "
+                        f"{type(settings).__name__}")
     h = hashlib.sha256()
     h.update(json.dumps(settings or {}, sort_keys=True, default=str).encode())
     h.update(repr(model).encode())
@@ -217,12 +241,14 @@ def train_or_load(model: torch.nn.Module, path: str | Path, train: Callable[[], 
     key = model_fingerprint(model, settings)
     path = path.with_name(f"{path.stem}-{key}{path.suffix or '.pt'}")
     meta_path = path.with_suffix(".json")
+    meta = None
     if path.exists() and meta_path.exists():
         try:
             meta = json.loads(meta_path.read_text())
-        except ValueError as err:
-            raise RuntimeError(f"{meta_path} is not readable JSON ({err}); delete it and {path.name}, then rerun "
-                               "to train again") from err
+        except ValueError as err:   # cut off while writing, or edited: the weights beside it cannot be trusted
+            print(f"{meta_path.name} is not readable JSON ({err}): its weights are not trusted; training again and "
+                  "overwriting both files")
+    if meta is not None:
         if not isinstance(meta, dict) or meta.get("fingerprint") != key:
             raise RuntimeError(f"{meta_path} describes other settings than its name says; delete {path} and rerun")
         if "sha256" in meta and _sha256(path) != meta["sha256"]:

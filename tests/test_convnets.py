@@ -44,7 +44,7 @@ def test_formulas_match_pytorch(i, k, s, p, d):
 
 
 def test_bad_sizes_raise():
-    with pytest.raises(ValueError, match="expected"):
+    with pytest.raises(ValueError, match="i=0: it is below 1"):
         conv_output_size(0, 3)
     with pytest.raises(ValueError, match="larger than"):
         conv_output_size(2, 5)

@@ -115,7 +115,7 @@ def test_stochastic_binarize_draws_each_pixel_with_its_grey_level():
     assert abs(freq[1] - 0.25) < 0.03 and abs(freq[2] - 0.5) < 0.03
     again = stochastic_binarize(grey, generator=torch.Generator().manual_seed(0))
     assert torch.equal(x, again)  # one generator seed, one fixed draw
-    with pytest.raises(ValueError, match="grey levels"):
+    with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
         stochastic_binarize(torch.full((1, 1, 2, 2), 1.5))
 
 

@@ -86,6 +86,10 @@ HEADER = ('"""{doc}\n\nGENERATED from notebooks/{nb} by `python tools/nbtool.py 
           '# ruff: noqa: E501\n\n')
 
 
+FOOTER = ("\n\n# Bad input gets a clear error naming the parameter: the checks live in labhelpers/guards.py, not in "
+          "the lesson.\nfrom labhelpers.guards import guard_module  # noqa: E402\n\nguard_module(globals())\n")
+
+
 def export_source(path: Path) -> tuple[Path, str] | None:
     """The generated module's path and text for one notebook, or None if it exports nothing."""
     nb = nbformat.read(path, as_version=4)
@@ -98,7 +102,7 @@ def export_source(path: Path) -> tuple[Path, str] | None:
         return None
     doc = nb.metadata["labhelpers"].get("doc", f"The lesson code of notebook {path.stem}.")
     body = "\n\n\n".join(c.source.strip() for c in cells)
-    return ROOT / "labhelpers" / f"{module}.py", HEADER.format(doc=doc, nb=path.name) + body + "\n"
+    return ROOT / "labhelpers" / f"{module}.py", HEADER.format(doc=doc, nb=path.name) + body + "\n" + FOOTER
 
 
 def export(paths: list[Path], check: bool = False) -> int:
