@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import random
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -54,15 +55,17 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def progress(iterable, **kwargs):
-    """A text progress bar (tqdm) on stderr, silent when TQDM_DISABLE=1 (as in CI) (01).
+    """A text progress bar (tqdm), silent when TQDM_DISABLE=1 (as in CI) (01).
 
     Text, not a widget: a saved or reopened notebook shows the finished bar, never a
-    "model not found" widget error.
+    "model not found" widget error. In a notebook it writes to stdout, not stderr, so a training cell
+    that went well shows no pink error strip; on a console, to stderr as usual.
     """
     if not hasattr(iterable, "__iter__"):
         raise TypeError(f"progress: expected something to iterate over (e.g. range({iterable!r})), got "
                         f"{type(iterable).__name__}")
     kwargs.setdefault("disable", os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"))
+    kwargs.setdefault("file", sys.stdout if "ipykernel" in sys.modules else sys.stderr)   # a console: stderr
     kwargs.setdefault("mininterval", 0.5)
     kwargs.setdefault("ncols", 90)
     return tqdm(iterable, **kwargs)
@@ -101,28 +104,33 @@ def fit(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor], *tensors: 
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError(f"{type(model).__name__} has no trainable parameters; nothing to fit")
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    history: dict[str, list[float]] = {"loss": []}
+    totals, counts = [0.0] * num_epochs, [0] * num_epochs
     model.train()
-    for epoch in progress(range(num_epochs), desc=desc, leave=False):
-        total, count = 0.0, 0
-        for step, batch in enumerate(batches(*tensors, batch_size=batch_size, generator=generator)):
-            loss = loss_fn(model, *batch)
-            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-                raise TypeError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
-                                f"{tuple(getattr(loss, 'shape', ()))}; reduce it with .mean()")
-            if not torch.isfinite(loss):
-                model.eval()
-                raise FloatingPointError(f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
-                                         "training diverged; lower lr, check the inputs lie in [0, 1], or clip "
-                                         "gradients")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch[0])
-            count += len(batch[0])
-        history["loss"].append(total / count)
+
+    def every_batch():       # one bar over all batches of all epochs: a student sees it move within an epoch
+        for epoch in range(num_epochs):
+            for step, batch in enumerate(batches(*tensors, batch_size=batch_size, generator=generator)):
+                yield epoch, step, batch
+
+    n = len(tensors[0]) if isinstance(tensors[0], torch.Tensor) else 0
+    for epoch, step, batch in progress(every_batch(), desc=desc, leave=False,
+                                       total=num_epochs * -(-n // batch_size)):
+        loss = loss_fn(model, *batch)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise TypeError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
+                            f"{tuple(getattr(loss, 'shape', ()))}; reduce it with .mean()")
+        if not torch.isfinite(loss):
+            model.eval()
+            raise FloatingPointError(f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
+                                     "training diverged; lower lr, check the inputs lie in [0, 1], or clip "
+                                     "gradients")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        totals[epoch] += loss.item() * len(batch[0])
+        counts[epoch] += len(batch[0])
     model.eval()
-    return history
+    return {"loss": [t / c for t, c in zip(totals, counts)]}
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import labhelpers as lh
+from labhelpers import training
 
 
 def test_get_device():
@@ -113,3 +114,19 @@ def test_train_or_load_refuses_a_train_that_changes_nothing(tmp_path):
 
 def test_progress_is_an_iterable_wrapper():
     assert list(lh.progress(range(3), disable=True)) == [0, 1, 2]
+
+
+def test_fit_reports_progress_per_batch_not_per_epoch(monkeypatch):
+    """One bar over every batch of every epoch (a quick run shows it move within its one epoch), and the per-epoch
+    losses are the same means of the batch losses as before."""
+    seen = {}
+
+    def spy(iterable, **kwargs):
+        seen.update(kwargs)
+        return iterable
+
+    monkeypatch.setattr(training, "progress", spy)
+    model = torch.nn.Linear(3, 1)
+    x = torch.rand(10, 3)
+    history = lh.fit(model, lambda m, xb: m(xb).pow(2).mean(), x, num_epochs=2, batch_size=4)
+    assert seen["total"] == 2 * 3 and len(history["loss"]) == 2

@@ -111,7 +111,7 @@ def test_progress_in_a_kernel_is_text_that_survives_reopening():
                  kernel_env(LAB_QUICK="1"))
     outputs = nb.cells[0].outputs
     assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), "a widget bar breaks when the notebook is reopened"
-    assert any(o.get("name") == "stderr" and "train: 100%" in o.get("text", "") for o in outputs), outputs
+    assert any(o.get("name") == "stdout" and "train: 100%" in o.get("text", "") for o in outputs), outputs
 
 
 def test_quick_mode_figures_are_stamped():
