@@ -103,9 +103,10 @@ def start(notebook: str, *, quick: Any = None, seed: Any = 0, device: Any = "cpu
             raise ValueError(f"{name}={value!r} must be a finite number")
     dev = get_device(device)
     generator = seed_everything(seed)
-    from .plotting import mark_quick_figures
+    from .plotting import accessible_figures, mark_quick_figures
 
     mark_quick_figures(quick_mode)
+    accessible_figures()
     NOTEBOOK = notebook
     PARAMETERS = {"quick": quick_mode, "seed": seed, "device": str(dev), "dataset": dataset,
                   **{k: _plain(v) for k, v in parameters.items()}}

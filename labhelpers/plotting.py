@@ -17,7 +17,15 @@ plt.rcParams.update({
     "figure.titlesize": 13, "image.cmap": "gray", "image.interpolation": "nearest",
     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
 })
-LABEL_CMAP = plt.get_cmap("tab10")  # the same label gets the same colour in every notebook
+# Colours a colour-blind reader can tell apart (Tableau's colour-blind-safe ten), for lines and for labels.
+CB_COLOURS = plt.style.library["tableau-colorblind10"]["axes.prop_cycle"].by_key()["color"]
+plt.rcParams["axes.prop_cycle"] = plt.cycler(color=CB_COLOURS)
+# An opaque white background, also in the inline backend (whose default is transparent): black text stays
+# readable on a dark JupyterLab or Colab theme.
+OPAQUE = {"figure.facecolor": "white", "figure.edgecolor": "white", "savefig.facecolor": "white",
+          "savefig.edgecolor": "white", "axes.facecolor": "white"}
+plt.rcParams.update(OPAQUE)
+LABEL_CMAP = plt.matplotlib.colors.ListedColormap(CB_COLOURS, name="course_labels")  # same label, same colour
 QUICK_MARK = "quick mode: too short a run to show the result"
 _original_print_figure = None
 
@@ -43,6 +51,65 @@ def mark_quick_figures(enabled: bool) -> None:
 
 
 _QUICK_STAMP = [False]
+
+
+def describe_figure(fig: Figure, limit: int = 600) -> str:
+    """Alternative text for a figure, from what it shows: its title, each panel's title, axes, kind of content
+    and legend (01). A screen reader, a slide without its image, and the course website read it."""
+    def text(t) -> str:
+        return t.get_text().strip() if t is not None else ""
+
+    parts = []
+    title = text(getattr(fig, "_suptitle", None))
+    panels = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or ax.images or text(ax.title))]
+    parts.append(f"Figure{': ' + title if title else ''}, {len(panels)} panel{'s' if len(panels) != 1 else ''}.")
+    for i, ax in enumerate(panels, 1):
+        kinds = []
+        if ax.images:
+            kinds.append("image" if len(ax.images) == 1 else f"{len(ax.images)} images")
+        if ax.lines:
+            kinds.append("line plot" if len(ax.lines) == 1 else f"{len(ax.lines)} lines")
+        if ax.collections:
+            kinds.append("scatter or filled areas")
+        if ax.patches:
+            kinds.append("bars")
+        xl, yl = text(ax.xaxis.label), text(ax.yaxis.label)
+        axes = f" of {yl or 'y'} against {xl or 'x'}" if (xl or yl) and not ax.images else ""
+        legend = ax.get_legend()
+        series = [text(t) for t in legend.get_texts()] if legend is not None else []
+        parts.append(f"Panel {i}{' ' + repr(text(ax.title)) if text(ax.title) else ''}: "
+                     f"{', '.join(kinds) or 'empty'}{axes}" + (f"; series: {', '.join(series)}" if series else "") + ".")
+    out = " ".join(parts)
+    return out if len(out) <= limit else out[:limit - 3] + "..."
+
+
+def accessible_figures() -> None:
+    """In a notebook, every figure the inline backend shows carries alternative text in its output's metadata
+    (image/png: {"alt": ...}, read by JupyterLab, nbconvert's HTML and the slides) on an opaque background (01)."""
+    plt.rcParams.update(OPAQUE)          # again: the inline backend sets a transparent one when it starts
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    if "inline" in str(plt.matplotlib.rcParams._get("backend")):   # the inline backend registers its figure
+        import matplotlib_inline.backend_inline  # noqa: F401          # formatter on import: do it now, then wrap it
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        show = png.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(show, "_with_alt", False):
+        return
+
+    def with_alt(fig):
+        data = show(fig)
+        return None if data is None else (data, {"alt": describe_figure(fig)})
+
+    with_alt._with_alt = True
+    png.for_type(Figure, with_alt)
 
 
 def _check_images(x: torch.Tensor, what: str = "images") -> torch.Tensor:
@@ -121,7 +188,7 @@ def compare_images(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | No
 
 def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, title: str = "latent codes",
                    ax: plt.Axes | None = None, s: float = 4.0, class_names: Sequence[str] | None = None) -> Figure:
-    """Scatter 2-D codes (N x 2), coloured by label with the course's fixed tab10 colours (02)."""
+    """Scatter 2-D codes (N x 2), coloured by label with the course's fixed colour-blind-safe colours (02)."""
     if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(f"latent_scatter: expected codes of shape (N, 2), got "
                          f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")

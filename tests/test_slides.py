@@ -54,8 +54,12 @@ def sample_with_figure() -> nbformat.NotebookNode:
     plt.close(fig)
     cell = next(c for c in nb.cells if "plt.subplots" in c.source)
     cell.outputs = [new_output("display_data", data={"image/png": base64.b64encode(buf.getvalue()).decode(),
-                                                     "text/plain": "<Figure size 300x200 with 1 Axes>"})]
+                                                     "text/plain": "<Figure size 300x200 with 1 Axes>"},
+                               metadata={"image/png": {"alt": SAMPLE_ALT}})]
     return nb
+
+
+SAMPLE_ALT = "Figure, 1 panel. Panel 1: line plot."
 
 
 @pytest.fixture(scope="session")
@@ -184,6 +188,21 @@ def test_measure_reports_what_an_instructor_would_see():
     assert any("figure text 12.0 px" in p for p in measure.problems(small))
     assert any("no results slide" in p for p in measure.problems(ok, [], ["prior_helps", "other_claim"]))
     assert any("shows solution code" in p for p in measure.problems(ok, ["Result: Prior helps"]))
+
+
+def test_every_figure_has_alternative_text(decks):
+    """Each figure output of every executed lecture carries alt text in its metadata (lh.start installs it), and
+    the deck's <img> shows it to a screen reader (issue: accessibility)."""
+    missing = {}
+    for name, (deck, source) in decks.items():
+        outputs = [o for c in nbformat.read(source, as_version=4).cells if c.cell_type == "code" for o in c.outputs
+                   if "image/png" in o.get("data", {})]
+        bare = [i for i, o in enumerate(outputs) if not o.get("metadata", {}).get("image/png", {}).get("alt")]
+        if bare:
+            missing[name] = f"{len(bare)} of {len(outputs)} figures"
+        if name == "99_sample":
+            assert f'alt="{SAMPLE_ALT}"' in deck.read_text(), "the deck drops the figure's alt text"
+    assert not missing, f"figures without alternative text: {missing}"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

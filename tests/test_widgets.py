@@ -132,3 +132,35 @@ def test_progress_on_a_console(disable, silent):
     assert proc.returncode == 0, proc.stderr
     bar = "train: 100%" in proc.stderr
     assert bar != silent, f"TQDM_DISABLE={disable}: stderr was {proc.stderr[-300:]!r}"
+
+
+def test_figures_carry_alternative_text_on_an_opaque_background():
+    """After lh.start, a figure shown by the inline backend has alt text saying what it shows (title, panels, axes,
+    legend) in its output metadata, and a white opaque background (readable on a dark theme). Accessibility."""
+    import base64
+    import io
+
+    import matplotlib.image as mpimg
+
+    nb = execute(["import labhelpers as lh\nimport matplotlib.pyplot as plt\nlh.start('99_a', quick=True)\n"
+                  "fig, (a, b) = plt.subplots(1, 2)\nfig.suptitle('FID against network calls')\n"
+                  "a.plot([1, 2], label='latent flow'); a.plot([2, 1], label='pixel flow'); a.legend()\n"
+                  "a.set_xlabel('calls'); a.set_ylabel('FID'); a.set_title('both flows')\n"
+                  "b.imshow([[0, 1], [1, 0]]); b.set_title('samples')\nplt.show()"],
+                 kernel_env(LAB_QUICK="1"))
+    pngs = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 1, nb.cells[0].outputs
+    alt = pngs[0].get("metadata", {}).get("image/png", {}).get("alt", "")
+    for words in ("FID against network calls", "2 panels", "'both flows'", "FID against calls", "latent flow",
+                  "pixel flow", "'samples': image"):
+        assert words in alt, alt
+    pixels = mpimg.imread(io.BytesIO(base64.b64decode(pngs[0]["data"]["image/png"])), format="png")
+    assert pixels.shape[-1] == 3 or pixels[..., 3].min() == 1.0, "transparent background: unreadable on a dark theme"
+    assert pixels[0, 0, :3].min() > 0.99, "the background is not white"
+
+
+def test_label_colours_are_colour_blind_safe():
+    from labhelpers import plotting
+    assert [plotting.LABEL_CMAP(k) for k in range(10)] == \
+        [plt.matplotlib.colors.to_rgba(c) for c in plt.style.library["tableau-colorblind10"]["axes.prop_cycle"]
+         .by_key()["color"]]

@@ -68,6 +68,13 @@ URLS = {
 SLIDES_SRC = Path(__file__).resolve().parent / "slides"
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set alttext = output | get_metadata('alt', 'image/png') -%}
+{%- if alttext %} alt="{{ alttext | escape_html }}"{% endif %}>
+</div>
+{%- endblock data_png %}
 {%- block html_head_css -%}
 <style type="text/css">
 """ + (SLIDES_SRC / "course.css").read_text() + """
