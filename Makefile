@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (genmodels course)" >/dev/null
+	$(BIN)/python tools/install_kernel.py >/dev/null
 	touch $(STAMP)
 
 system-deps: ## install Debian packages the tests use (Chromium, Fashion-MNIST) where apt and root are available

@@ -88,3 +88,12 @@ def test_a_quick_mode_claim_says_first_that_it_is_not_checked(monkeypatch, capsy
     config.claim("quick_mode_probe", False, "accuracy 0.4 (chance 0.5)")
     assert capsys.readouterr().out.startswith("claim quick_mode_probe: DOES NOT HOLD -- accuracy 0.4")
     config._claims.pop("quick_mode_probe", None)
+
+
+def test_hints_name_the_cells_to_run():
+    from labhelpers.hints import hint_for
+    assert "'lh' is defined in an earlier cell" in hint_for(NameError("name 'lh' is not defined", name="lh"))
+    assert "run the cell right after it" in hint_for(TypeError("'<' not supported between instances of 'NoneType' "
+                                                               "and 'int'"))
+    assert hint_for(TypeError("unsupported operand type(s) for +: 'int' and 'str'")) is None
+    assert hint_for(ValueError("x")) is None

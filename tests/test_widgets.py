@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -164,3 +165,30 @@ def test_label_colours_are_colour_blind_safe():
     assert [plotting.LABEL_CMAP(k) for k in range(10)] == \
         [plt.matplotlib.colors.to_rgba(c) for c in plt.style.library["tableau-colorblind10"]["axes.prop_cycle"]
          .by_key()["color"]]
+
+
+def test_the_course_kernel_says_what_to_run_after_a_restart(tmp_path):
+    """The course kernel (tools/install_kernel.py) loads labhelpers.hints: a NameError after a restart and a
+    TypeError about None after the parameters cell was re-run get a line saying which cells to run; the cell
+    still fails (papermill, nbval and make run see the error)."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import install_kernel
+
+    spec = install_kernel.install(prefix=str(tmp_path))
+    assert "--ext=labhelpers.hints" in json.loads(spec.read_text())["argv"]
+    ksm = KernelSpecManager(kernel_dirs=[str(spec.parent.parent)])
+    for source, expected in (("lh.start('99_x')", "Run > Run All Above"),
+                             ("num_epochs = None\nif num_epochs < 3:\n    pass", "run the cell right after it")):
+        nb = new_notebook(cells=[new_code_cell(source)])
+        km = KernelManager(kernel_name=install_kernel.NAME, kernel_spec_manager=ksm)
+        client = NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(ROOT)}})
+        with pytest.raises(CellExecutionError):
+            client.execute(env=kernel_env(LAB_QUICK="1"))
+        outputs = nb.cells[0].outputs
+        assert any(o.output_type == "error" for o in outputs), outputs
+        assert any(expected in o.get("text", "") for o in outputs if o.output_type == "stream"), outputs
