@@ -27,11 +27,19 @@ def test_make_run_sets_up_its_datasets_before_the_first_notebook():
     assert "LAB_UNAVAILABLE=fashion-mnist,svhn" in fallback and "--without fashion-mnist,svhn" in fallback
 
 
-def test_ci_runs_make_run_first_then_every_fallback_then_the_tests():
-    ci = [ln.split("#")[0].strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
-    ci = [ln for ln in ci if ln.startswith("make ")]
-    assert ci[0] == "make run", "a newcomer's first command must pass on a clean clone, before `make test`"
-    assert "make run WITHOUT=fashion-mnist,svhn" in ci and ci[-1] == "make test"
+def test_ci_runs_make_run_first_then_every_fallback_then_the_tests(tmp_path):
+    """Run .ci/run with a `make` that only records its arguments: the calls, in order (behaviour, not text)."""
+    log = tmp_path / "calls"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "make").write_text(f"#!/bin/sh\necho \"$*\" >> {log}\n")
+    (fake / "make").chmod(0o755)
+    out = subprocess.run(["bash", str(ROOT / ".ci" / "run")], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == "run", "a newcomer's first command must pass on a clean clone, before `make test`"
+    assert "run WITHOUT=fashion-mnist,svhn" in calls and calls[-1] == "test", calls
 
 
 def test_preflight_says_once_per_missing_dataset_what_is_used_and_the_fix(tmp_path):
