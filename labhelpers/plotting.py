@@ -56,6 +56,9 @@ _QUICK_STAMP = [False]
 def describe_figure(fig: Figure, limit: int = 600) -> str:
     """Alternative text for a figure, from what it shows: its title, each panel's title, axes, kind of content
     and legend (01). A screen reader, a slide without its image, and the course website read it."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"describe_figure: fig must be a matplotlib Figure, got {type(fig).__name__}")
+
     def text(t) -> str:
         return t.get_text().strip() if t is not None else ""
 

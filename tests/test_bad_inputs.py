@@ -138,6 +138,7 @@ def _cases(tmp: Path):
     for v in (0, -1, "big"):
         add((f"show_images-scale-{v!r}", lambda v=v: lh.show_images(X, scale=v), "scale"))
     add(("show_images-row_labels", lambda: lh.show_images(X, nrow=4, row_labels=["a", "b", "c"]), "row_labels"))
+    add(("describe_figure-not-a-figure", lambda: plotting.describe_figure(X), "Figure"))
     add(("compare_images-no-rows", lambda: lh.compare_images({}), "rows"))
     add(("compare_images-rows-list", lambda: lh.compare_images([X, X]), "rows"))
     add(("compare_images-shapes", lambda: lh.compare_images({"a": X, "b": torch.rand(8, 1, 14, 14)}), "shape"))
@@ -211,7 +212,7 @@ def test_bad_input_table(isolated, capsys):
 # Public names of the hand-written layer with no parameter a caller can get wrong: exception classes and
 # dataclasses (constructed by the layer itself), and functions without arguments or with only optional flags.
 NO_BAD_INPUT = {"ChecksumError", "DatasetNotFoundError", "IDXFormatError", "FileSpec", "DatasetSpec", "claims",
-                "metrics_dir", "forget_failed_mirrors", "mark_quick_figures", "setting",
+                "metrics_dir", "forget_failed_mirrors", "mark_quick_figures", "accessible_figures", "setting",
                 "download"}   # download: needs a network; its mirrors and checksums are tested in test_data.py
 
 
