@@ -1,6 +1,7 @@
 """labhelpers: the small helper package of the generative-models course.
 
-Hand-written modules hold what is not the lesson: `config` (modes, parameters, claims, metrics),
+Hand-written modules hold what is not the lesson: `config` (paths, modes, devices, safe writes), `lecture`
+(start, claims, metrics), `guards` (bad input to the lesson code), `hints` (the course kernel's hints),
 `data`, `plotting`, `training` (one fit loop, checkpoints, progress), `widgets`. Every other module
 is GENERATED from a lecture's cells tagged `export` (see CONTRIBUTING.md): `gendisc` (01),
 `autoencoder` (02), `convnets` (03), `denoising` (04), `vae` (05), `gan` (06), `pixelcnn` (07),
@@ -8,24 +9,13 @@ is GENERATED from a lecture's cells tagged `export` (see CONTRIBUTING.md): `gend
 this package lets later lectures reuse them.
 """
 
-from . import config, data, plotting, training, widgets
-from .config import (
-    checkpoint_path,
-    claim,
-    claims,
-    measured,
-    metrics_of,
-    record_metrics,
-    setting,
-    start,
-    use_quick,
-    verdict,
-)
+from . import config, data, lecture, plotting, training, widgets
+from .config import checkpoint_path, get_device, setting, use_quick
 from .data import batches, load
+from .lecture import claim, claims, measured, metrics_of, record_metrics, start, verdict
 from .plotting import compare_images, latent_scatter, loss_curves, show_images
 from .training import (
     fit,
-    get_device,
     load_checkpoint,
     predict,
     progress,
@@ -43,7 +33,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "config", "data", "plotting", "training", "widgets", "QUICK",
+    "config", "data", "lecture", "plotting", "training", "widgets", "QUICK",
     "checkpoint_path", "claim", "claims", "measured", "metrics_of", "record_metrics", "setting", "start", "use_quick",
     "verdict",
     "batches", "load", "compare_images", "latent_scatter", "loss_curves", "show_images",

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import REPO_ROOT, parse_bool
+from .config import REPO_ROOT, get_device, parse_bool
 
 DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", REPO_ROOT / "data"))
 SYSTEM_DIRS = [Path("/usr/share/datasets")]
@@ -192,7 +192,6 @@ def load(name: str, split: str = "train", device: str | torch.device | None = No
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit={limit!r} must be a whole number >= 1 (how many images), or None for all")
     if device is not None:
-        from .training import get_device
 
         device = get_device(device)
     paths = find(name, split)

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from .config import safe_name
+
 # The kinds: what a parameter must be, and the fix a student is told. A trailing "?" allows None.
 KINDS = {
     "tensor": "a non-empty tensor without NaN or inf",
@@ -412,7 +414,6 @@ def problem(kind: str, value: Any, args: dict[str, Any] | None = None, namespace
     if kind == "dataset":
         return None if isinstance(value, str) and value in DATASET_NAMES else "the course knows no such dataset"
     if kind == "name":
-        from .config import safe_name
         try:
             safe_name(value, "name")
         except ValueError:

@@ -17,30 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .config import write_json_atomic
 from .data import batches
-
-
-def get_device(device: str | None = "auto") -> torch.device:
-    """Return the requested device, or the best available one (cuda, mps, cpu) for "auto" (01)."""
-    if device in (None, "auto"):
-        pass
-    else:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as err:
-            raise ValueError(f"device={device!r} is not a device; use \"cpu\", \"cuda\", \"mps\" or \"auto\"") from err
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} but this machine has no CUDA GPU; use device=\"auto\" or \"cpu\"")
-        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ValueError(f"device={device!r} but MPS is not available here; use device=\"auto\" or \"cpu\"")
-        if dev.type not in ("cpu", "cuda", "mps"):
-            raise ValueError(f"device={device!r}: the course runs on \"cpu\", \"cuda\" or \"mps\" (or \"auto\")")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -273,7 +251,6 @@ def train_or_load(model: torch.nn.Module, path: str | Path, train: Callable[[], 
         raise RuntimeError(f"train() left every weight of {type(model).__name__} unchanged, so nothing is saved to "
                            f"{path.name}; check that it updates this model (optimizer over model.parameters())")
     save_checkpoint(model.state_dict(), path)
-    from .config import write_json_atomic
     write_json_atomic(meta_path, {"fingerprint": key, "settings": settings or {}, "model": type(model).__name__,
                                   "sha256": _sha256(path)})
     print(f"trained and saved to {path.name}")

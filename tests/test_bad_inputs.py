@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import labhelpers as lh
-from labhelpers import config, data, plotting, training, widgets
+from labhelpers import config, data, lecture, plotting, training, widgets
 
 X = torch.rand(8, 1, 28, 28)
 Y = torch.randint(0, 10, (8,))
@@ -222,7 +222,7 @@ def test_every_public_hand_written_function_is_in_the_table(tmp_path):
 
     ids = {case_id for case_id, _, _ in _cases(tmp_path)}
     missing = []
-    for module in (config, data, plotting, training, widgets):
+    for module in (config, data, lecture, plotting, training, widgets):
         for name, obj in vars(module).items():
             if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)) or \
                     obj.__module__ != module.__name__ or name in NO_BAD_INPUT:

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from labhelpers import config
+from labhelpers import config, lecture
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
@@ -30,11 +30,11 @@ def test_use_quick_and_setting(monkeypatch):
 
 def test_record_metrics_writes_and_merges(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
-    monkeypatch.setattr(config, "_recorded", set())
+    monkeypatch.setattr(lecture, "_recorded", set())
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics" / "99_test.json").write_text('{"stale": 1}')
-    path = config.record_metrics("99_test", {"acc": torch.tensor(0.5), "n": 3})
-    config.record_metrics("99_test", {"curve": [0.25, 0.125], "headline": ["acc"]})
+    path = lecture.record_metrics("99_test", {"acc": torch.tensor(0.5), "n": 3})
+    lecture.record_metrics("99_test", {"curve": [0.25, 0.125], "headline": ["acc"]})
     got = json.loads(path.read_text())
     assert "stale" not in got  # the first call of a run starts afresh
     assert got["acc"] == 0.5 and got["n"] == 3 and got["curve"] == [0.25, 0.125]
@@ -51,19 +51,19 @@ def test_metrics_of_another_notebook_only_from_a_comparable_run(tmp_path, monkey
     run = {"test_nll_nats": 73.17, "mode": mode, "provenance": {"parameters": {"dataset": "fashion-mnist"}}}
     (tmp_path / "metrics" / "97_a.json").write_text(json.dumps(run))
     (tmp_path / "metrics" / "98_b.json").write_text(json.dumps(dict(run, mode=other)))
-    assert config.metrics_of("97_a", "fashion-mnist")["test_nll_nats"] == 73.17
-    assert config.metrics_of("97_a", "mnist") == {}            # another dataset
-    assert config.metrics_of("98_b", "fashion-mnist") == {}    # another mode
-    assert config.metrics_of("99_never_ran", "mnist") == {}
-    got = config.metrics_of("97_a", "fashion-mnist")
-    assert config.measured(got, "test_nll_nats", ".1f", "07", " (exact)") == "73.2 (exact)"
-    assert config.measured({}, "test_nll_nats", ".1f", "07") == "run 07 first"
+    assert lecture.metrics_of("97_a", "fashion-mnist")["test_nll_nats"] == 73.17
+    assert lecture.metrics_of("97_a", "mnist") == {}            # another dataset
+    assert lecture.metrics_of("98_b", "fashion-mnist") == {}    # another mode
+    assert lecture.metrics_of("99_never_ran", "mnist") == {}
+    got = lecture.metrics_of("97_a", "fashion-mnist")
+    assert lecture.measured(got, "test_nll_nats", ".1f", "07", " (exact)") == "73.2 (exact)"
+    assert lecture.measured({}, "test_nll_nats", ".1f", "07") == "run 07 first"
 
 
 def test_record_metrics_rejects_non_numbers(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
     with pytest.raises(TypeError, match="not a number"):
-        config.record_metrics("99_test", {"model": object()})
+        lecture.record_metrics("99_test", {"model": object()})
 
 
 def test_checkpoint_path_separates_modes(monkeypatch, tmp_path):
@@ -80,14 +80,14 @@ def test_a_quick_mode_claim_says_first_that_it_is_not_checked(monkeypatch, capsy
 
     monkeypatch.setattr(config, "QUICK", True)
     monkeypatch.setattr(config, "NOTEBOOK", None)
-    config.claim("quick_mode_probe", False, "accuracy 0.4 (chance 0.5)")
+    lecture.claim("quick_mode_probe", False, "accuracy 0.4 (chance 0.5)")
     line = capsys.readouterr().out.strip()
     assert line.startswith("claim quick_mode_probe: not checked in quick mode")
     assert "DOES NOT HOLD" not in line and "does not hold, accuracy 0.4" in line
     monkeypatch.setattr(config, "QUICK", False)
-    config.claim("quick_mode_probe", False, "accuracy 0.4 (chance 0.5)")
+    lecture.claim("quick_mode_probe", False, "accuracy 0.4 (chance 0.5)")
     assert capsys.readouterr().out.startswith("claim quick_mode_probe: DOES NOT HOLD -- accuracy 0.4")
-    config._claims.pop("quick_mode_probe", None)
+    lecture._claims.pop("quick_mode_probe", None)
 
 
 def test_hints_name_the_cells_to_run():

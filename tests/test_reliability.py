@@ -17,7 +17,7 @@ import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
 import labhelpers as lh
-from labhelpers import config
+from labhelpers import config, lecture
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,12 +26,12 @@ def test_concurrent_metrics_writers_never_corrupt_the_file(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        from labhelpers import config
+        from labhelpers import config, lecture
         from pathlib import Path
         config.BUILD_DIR = Path({str(tmp_path)!r})
-        config._recorded.add("99_c")
+        lecture._recorded.add("99_c")
         for i in range(60):
-            config.record_metrics("99_c", {{f"w{{sys.argv[1]}}_{{i}}": i}})
+            lecture.record_metrics("99_c", {{f"w{{sys.argv[1]}}_{{i}}": i}})
     """))
     procs = [subprocess.Popen([sys.executable, str(script), str(k)], stderr=subprocess.PIPE, text=True) for k in range(3)]
     errs = [p.communicate(timeout=120)[1] for p in procs]
@@ -180,3 +180,38 @@ def test_killed_checkpoint_saves_leave_no_temp_files(tmp_path):
     stale.write_bytes(b"x" * 1000)
     lh.save_checkpoint({"w": torch.zeros(2)}, path)
     assert not stale.exists() and path.exists()
+
+
+def test_labhelpers_imports_form_no_circle():
+    """The hand-written layer is a stack, config at the bottom: no module imports one that imports it back, not
+    even inside a function (the import graph, read from every module's source, has no cycle)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(lh.__file__).parent
+    graph = {}
+    for path in package.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("labhelpers."):
+                deps.add(node.module.split(".")[1])
+            elif isinstance(node, ast.ImportFrom) and node.module == "labhelpers":
+                deps |= {a.name for a in node.names if (package / f"{a.name}.py").exists()}
+        graph[path.stem] = {d.split(".")[0] for d in deps if (package / f"{d.split('.')[0]}.py").exists()} - {path.stem}
+    graph.pop("__init__")
+    assert not graph["config"], f"config must import no other labhelpers module, imports {graph['config']}"
+
+    def cycle_from(node, stack):
+        for dep in sorted(graph.get(node, ())):
+            if dep in stack:
+                return stack[stack.index(dep):] + [dep]
+            found = cycle_from(dep, stack + [dep])
+            if found:
+                return found
+        return None
+
+    for module in sorted(graph):
+        found = cycle_from(module, [module])
+        assert not found, "import circle: " + " -> ".join(found)
