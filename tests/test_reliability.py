@@ -17,7 +17,7 @@ import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
 import labhelpers as lh
-from labhelpers import config, lecture
+from labhelpers import config
 
 ROOT = Path(__file__).resolve().parent.parent
 
