@@ -71,7 +71,8 @@ def _claim_notebook(path, holds_expr):
         new_code_cell("import labhelpers as lh"),
         new_code_cell("quick = None\nx = 3", metadata={"tags": ["parameters"]}),
         new_code_cell("QUICK, device, generator = lh.start('97_claims', quick=quick)\n"
-                      f"lh.claim('x_is_three', {holds_expr}, f'x = {{x}}')\n"
+                      f"lh.claim('x_is_three', {holds_expr}, f'x = {{x}}',\n"
+                      "         control={'what': 'x + 1 in place of x', 'holds': x + 1 == 3, 'evidence': f'{x + 1}'})\n"
                       "lh.record_metrics('97_claims', {'x': x})"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -89,9 +90,11 @@ def test_a_false_claim_fails_the_full_run(tmp_path):
     _claim_notebook(path, "x == 3")
     good = _run(path, build)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "| 97_claims | x_is_three | x = 3 | yes |" in good.stdout
+    assert "| 97_claims | x_is_three | x = 3 | yes; control fails |" in good.stdout
     metrics = json.loads((build / "metrics" / "97_claims.json").read_text())
-    assert metrics["claims"]["x_is_three"] == {"holds": True, "evidence": "x = 3", "mode": "full", "checked": True}
+    assert metrics["claims"]["x_is_three"] == {"holds": True, "evidence": "x = 3", "mode": "full", "checked": True,
+                                               "control": {"what": "x + 1 in place of x", "holds": False,
+                                                           "evidence": "4"}}
     assert metrics["provenance"]["mode"] == "full" and metrics["provenance"]["commit"]
     bad = _run(path, build, "-p", "x", "4")
     assert bad.returncode == 1, bad.stdout
@@ -197,6 +200,43 @@ def test_a_claim_whose_control_holds_fails_the_full_run(tmp_path):
     bad = _run(path, build, "-p", "shuffled", "0.8")
     assert bad.returncode == 1 and "CONTROL HOLDS: 97_claims: model_beats_chance" in bad.stdout
     assert "**HOLDS TOO**" in bad.stdout
+
+
+def test_a_claim_without_a_control_fails_the_full_run(tmp_path):
+    """Every claim must show it could fail: a full-mode claim that records no control fails `make run`."""
+    path, build = tmp_path / "96_claims.ipynb", tmp_path / "build"
+    nb = new_notebook(cells=[
+        new_code_cell("import labhelpers as lh"),
+        new_code_cell("quick = None", metadata={"tags": ["parameters"]}),
+        new_code_cell("QUICK, device, generator = lh.start('96_claims', quick=quick)\n"
+                      "lh.claim('model_beats_chance', 0.9 > 0.5, 'accuracy 0.9 (chance 0.5)')\n"
+                      "lh.record_metrics('96_claims', {})"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    full = _run(path, build)
+    assert full.returncode == 1 and "NO CONTROL: 96_claims: model_beats_chance" in full.stdout
+    assert "| yes; **no control** |" in full.stdout
+    quick = _run(path, build, "--quick")            # quick mode checks no claim, so it asks for no control
+    assert quick.returncode == 0, quick.stdout + quick.stderr
+
+
+def test_every_claim_in_the_lectures_records_a_control():
+    """Each lh.claim call in a lecture passes control=: the same test under a condition where it must fail
+    (issue: a claim that cannot fail is a defect, like a test that asserts nothing)."""
+    import ast
+    missing = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "claim(" not in cell.source:
+                continue
+            source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "claim":
+                    keywords = {k.arg for k in node.keywords}
+                    if "control" not in keywords and len(node.args) < 4:
+                        missing.append(f"{path.stem}: {ast.literal_eval(node.args[0]) if node.args else '?'}")
+    assert not missing, "claims without a control: " + ", ".join(missing)
 
 
 def test_a_lecture_that_reads_another_lectures_numbers_waits_for_it():

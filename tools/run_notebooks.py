@@ -138,8 +138,9 @@ def claims_table(claims: list[dict]) -> str:
     for c in claims:
         verdict = ("yes" if c["holds"] else "**NO**") if c["checked"] else \
             f"not checked (quick mode{'' if c['holds'] else ', would fail'})"
-        if c.get("control") and c["checked"]:
-            verdict += "; control " + ("**HOLDS TOO**" if c["control"]["holds"] else "fails")
+        if c["checked"]:
+            verdict += ("; control " + ("**HOLDS TOO**" if c["control"]["holds"] else "fails")) \
+                if c.get("control") else "; **no control**"
         lines.append(f"| {c['notebook']} | {c['claim']} | {c['evidence'].replace('|', '/')} | {verdict} |")
     return "\n".join(lines)
 
@@ -298,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         if c["checked"] and c.get("control") and c["control"]["holds"]:
             print(f"CONTROL HOLDS: {c['notebook']}: {c['claim']} also holds under its control "
                   f"({c['control']['what']}: {c['control']['evidence']}); the claim cannot fail", flush=True)
+            failed_claims.append(c)
+        elif c["checked"] and not c.get("control"):
+            print(f"NO CONTROL: {c['notebook']}: {c['claim']} records no control (the same test under a condition "
+                  "where it must fail: lh.claim(..., control={'what', 'holds', 'evidence'})), so nothing shows it "
+                  "could fail", flush=True)
             failed_claims.append(c)
     if mode == "full":
         for r in rows:
