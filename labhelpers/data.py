@@ -192,7 +192,6 @@ def load(name: str, split: str = "train", device: str | torch.device | None = No
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit={limit!r} must be a whole number >= 1 (how many images), or None for all")
     if device is not None:
-
         device = get_device(device)
     paths = find(name, split)
     x, y = (_decode_idx(*paths) if spec.format == "idx" else _decode_svhn(*paths))

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from .config import safe_name
+from .data import DATASETS
 
 # The kinds: what a parameter must be, and the fix a student is told. A trailing "?" allows None.
 KINDS = {
@@ -55,7 +56,6 @@ KINDS = {
     "num": "a finite number or a tensor of them",
     "sigmas": "a positive number, or a list or tensor of them",
 }
-DATASET_NAMES = ("mnist", "fashion-mnist", "svhn")
 
 # Every public function and class of the generated modules: "parameter: kind, ..." ("choice:a|b" = one of those
 # strings; "is:Name" = an instance of the module's class Name). A parameter not listed is refused by the test.
@@ -340,8 +340,7 @@ def problem(kind: str, value: Any, args: dict[str, Any] | None = None, namespace
         kind = kind[:-1]
     if kind.startswith("choice:"):
         options = kind[len("choice:"):].split("|")
-        ok = (str(value) in options and isinstance(value, (str, int)) and not isinstance(value, bool)
-              and (isinstance(value, str) or _is_int(value)))
+        ok = (isinstance(value, str) or _is_int(value)) and str(value) in options
         return None if ok else "it is not one of " + ", ".join(repr(o if not o.isdigit() else int(o)) for o in options)
     if kind.startswith("is:"):
         cls = (namespace or {}).get(kind[3:])
@@ -412,7 +411,7 @@ def problem(kind: str, value: Any, args: dict[str, Any] | None = None, namespace
             return "torch does not know this device"
         return None
     if kind == "dataset":
-        return None if isinstance(value, str) and value in DATASET_NAMES else "the course knows no such dataset"
+        return None if isinstance(value, str) and value in DATASETS else "the course knows no such dataset"
     if kind == "name":
         try:
             safe_name(value, "name")

@@ -70,12 +70,12 @@ def fit(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor], *tensors: 
         raise ValueError(f"batch_size={batch_size!r} must be a whole number >= 1")
     if optimizer is None and not (isinstance(lr, (int, float)) and 0 < lr < float("inf")):
         raise ValueError(f"lr={lr!r} must be a positive number, e.g. 1e-3")
+    weights = next((p for p in model.parameters() if p.is_floating_point()), None)
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor):
             continue                                    # batches() names a non-tensor argument itself
         if t.dtype == torch.uint8:
             raise TypeError(f"training tensor {i} is uint8 (0..255 pixels): use x.float() / 255, images in [0, 1]")
-        weights = next((p for p in model.parameters() if p.is_floating_point()), None)
         if t.is_floating_point() and weights is not None and t.dtype != weights.dtype:
             raise TypeError(f"training tensor {i} is {t.dtype} but the model's weights are {weights.dtype}: use "
                             f"x.to({weights.dtype}) (or model.to({t.dtype}))")

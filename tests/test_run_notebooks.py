@@ -66,17 +66,23 @@ def test_failing_notebook_is_reported(tmp_path):
     assert not (tmp_path / "build" / "executed" / "quick" / "98_fail.ipynb").exists()  # no half-run copy kept
 
 
-def _claim_notebook(path, holds_expr):
+def _lecture(path, parameters: str, claims: str, metrics: str = "{}"):
+    """A tiny lecture at `path`: a parameters cell, then lh.start, the claims code and record_metrics."""
     nb = new_notebook(cells=[
         new_code_cell("import labhelpers as lh"),
-        new_code_cell("quick = None\nx = 3", metadata={"tags": ["parameters"]}),
-        new_code_cell("QUICK, device, generator = lh.start('97_claims', quick=quick)\n"
-                      f"lh.claim('x_is_three', {holds_expr}, f'x = {{x}}',\n"
-                      "         control={'what': 'x + 1 in place of x', 'holds': x + 1 == 3, 'evidence': f'{x + 1}'})\n"
-                      "lh.record_metrics('97_claims', {'x': x})"),
+        new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        new_code_cell(f"QUICK, device, generator = lh.start('{path.stem}', quick=quick)\n{claims}\n"
+                      f"lh.record_metrics('{path.stem}', {metrics})"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+def _claim_notebook(path, holds_expr):
+    _lecture(path, "quick = None\nx = 3",
+             f"lh.claim('x_is_three', {holds_expr}, f'x = {{x}}',\n"
+             "         control={'what': 'x + 1 in place of x', 'holds': x + 1 == 3, 'evidence': f'{x + 1}'})",
+             "{'x': x}")
 
 
 def _run(path, build, *extra):
@@ -181,17 +187,10 @@ def test_a_claim_whose_control_holds_fails_the_full_run(tmp_path):
     """A claim records the same test under a control where it must fail; if the control holds too, the claim
     cannot fail, and `make run` says so and exits 1."""
     path, build = tmp_path / "97_claims.ipynb", tmp_path / "build"
-    nb = new_notebook(cells=[
-        new_code_cell("import labhelpers as lh"),
-        new_code_cell("quick = None\nshuffled = 0.2", metadata={"tags": ["parameters"]}),
-        new_code_cell("QUICK, device, generator = lh.start('97_claims', quick=quick)\n"
-                      "lh.claim('model_beats_chance', 0.9 > 0.5, 'accuracy 0.9 (chance 0.5)',\n"
-                      "         control={'what': 'labels shuffled', 'holds': shuffled > 0.5,\n"
-                      "                  'evidence': f'accuracy {shuffled}'})\n"
-                      "lh.record_metrics('97_claims', {})"),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
+    _lecture(path, "quick = None\nshuffled = 0.2",
+             "lh.claim('model_beats_chance', 0.9 > 0.5, 'accuracy 0.9 (chance 0.5)',\n"
+             "         control={'what': 'labels shuffled', 'holds': shuffled > 0.5,\n"
+             "                  'evidence': f'accuracy {shuffled}'})")
     good = _run(path, build)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "| yes; control fails |" in good.stdout
@@ -205,15 +204,7 @@ def test_a_claim_whose_control_holds_fails_the_full_run(tmp_path):
 def test_a_claim_without_a_control_fails_the_full_run(tmp_path):
     """Every claim must show it could fail: a full-mode claim that records no control fails `make run`."""
     path, build = tmp_path / "96_claims.ipynb", tmp_path / "build"
-    nb = new_notebook(cells=[
-        new_code_cell("import labhelpers as lh"),
-        new_code_cell("quick = None", metadata={"tags": ["parameters"]}),
-        new_code_cell("QUICK, device, generator = lh.start('96_claims', quick=quick)\n"
-                      "lh.claim('model_beats_chance', 0.9 > 0.5, 'accuracy 0.9 (chance 0.5)')\n"
-                      "lh.record_metrics('96_claims', {})"),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
+    _lecture(path, "quick = None", "lh.claim('model_beats_chance', 0.9 > 0.5, 'accuracy 0.9 (chance 0.5)')")
     full = _run(path, build)
     assert full.returncode == 1 and "NO CONTROL: 96_claims: model_beats_chance" in full.stdout
     assert "| yes; **no control** |" in full.stdout

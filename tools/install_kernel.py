@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,12 +18,10 @@ NAME, DISPLAY = "genmodels-course", "Python (genmodels course)"
 
 
 def install(prefix: str | None = None) -> Path:
-    where = ["--prefix", prefix] if prefix else ["--sys-prefix"]
-    out = subprocess.run([sys.executable, "-m", "ipykernel", "install", *where, "--name", NAME,
-                          "--display-name", DISPLAY], check=True, capture_output=True, text=True)
-    spec_dir = Path(out.stdout.strip().split(" in ", 1)[-1]) if " in " in out.stdout else \
-        Path(prefix or sys.prefix) / "share" / "jupyter" / "kernels" / NAME
-    spec_file = spec_dir / "kernel.json"
+    from ipykernel.kernelspec import install as install_kernelspec
+
+    spec_file = Path(install_kernelspec(kernel_name=NAME, display_name=DISPLAY, prefix=prefix or sys.prefix)) / \
+        "kernel.json"
     spec = json.loads(spec_file.read_text())
     if "--ext=labhelpers.hints" not in spec["argv"]:
         spec["argv"].append("--ext=labhelpers.hints")
